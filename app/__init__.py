@@ -1,0 +1,93 @@
+"""TraceTrack application factory: config -> extensions -> blueprints -> errors -> cli -> logging.
+Nothing here opens a connection or starts a thread at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import PROJECT_ROOT, config_for
+
+
+def create_app(env_name: str | None = None, overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    configure(app, env_name, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_error_handlers(app)
+    register_cli(app)
+    configure_logging(app)
+    return app
+
+
+def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
+    config = config_for(env_name)
+    app.config.from_object(config)
+    app.config["ENV_NAME"] = config.ENV_NAME
+    if overrides:
+        app.config.update(overrides)
+    hops = app.config.get("PROXY_FIX_HOPS", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_extensions(app: Flask) -> None:
+    from app.auth.sessions import init_login_manager
+    from app.extensions import csrf, db, limiter, migrate
+    from app.models.sqlite import configure_sqlite
+
+    db.init_app(app)
+    # Batch mode lets the same revisions alter tables on SQLite (which cannot ALTER much).
+    migrate.init_app(app, db, directory=str(Path(PROJECT_ROOT / "migrations")),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_login_manager(app)
+    configure_sqlite(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.auth.routes import bp as auth_bp
+    from app.dashboard.routes import bp as dashboard_bp
+    from app.health.routes import bp as health_bp
+    from app.scanning.routes import bp as scanning_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(scanning_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_request_hooks(app: Flask) -> None:
+    from app.security import init_security
+
+    init_security(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import init_cli
+
+    init_cli(app)
+
+
+def configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    app.logger.setLevel(level)

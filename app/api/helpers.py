@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+
+from app.errors import error_response
+
+# HTTP status of each refusal (DESIGN.md section 5).
+SCAN_ERROR_STATUS = {
+    "invalid_code": 422,
+    "invalid_scan_id": 422,
+    "invalid_scanned_at": 422,
+    "code_is_child": 409,
+    "code_is_parent": 409,
+    "child_in_other_parent": 409,
+    "parent_full": 409,
+    "parent_complete": 409,
+    "parent_open": 409,
+    "under_capacity": 409,
+    "not_linked": 409,
+    "nothing_to_undo": 409,
+    "scan_conflict": 409,
+    "parent_not_found": 404,
+    "not_your_scan": 403,
+    "forbidden": 403,
+    "database_busy": 503,
+}
+
+
+class BadRequestBody(Exception):
+    pass
+
+
+def json_body() -> dict:
+    """The request's JSON object; an empty body counts as {}."""
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestBody()
+    return body
+
+
+def bad_body_response():
+    return error_response(400, "invalid_json",
+                          "Send a JSON object with Content-Type: application/json.")
+
+
+def scan_error_response(error):
+    details = dict(error.details)
+    if error.parent_state is not None:
+        details["parent"] = error.parent_state
+    headers = {"Retry-After": "1"} if error.code == "database_busy" else None
+    return error_response(SCAN_ERROR_STATUS.get(error.code, 409), error.code, error.message,
+                          headers=headers, **details)
+
+
+def json_response(payload: dict, status: int = 200):
+    response = jsonify(payload)
+    response.status_code = status
+    return response
+
+
+def user_rate_key() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    from flask_limiter.util import get_remote_address
+
+    return f"ip:{get_remote_address()}"
+
+
+def scan_rate_limit() -> str:
+    return current_app.config["SCAN_RATE_LIMIT"]
+
+
+def parse_client_time(value: object) -> datetime | None:
+    """An optional ISO 8601 time with offset from the client (when it scanned offline)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    from app.scanning.services import ScanError
+
+    raise ScanError("invalid_scanned_at",
+                    "scanned_at must be an ISO 8601 time with an offset, e.g. 2026-11-28T09:15:00+05:30.")

@@ -1,0 +1,104 @@
+from flask_login import current_user, login_required
+
+from app.api import bp
+from app.api.helpers import (BadRequestBody, bad_body_response, json_body, json_response,
+                             parse_client_time, scan_error_response, scan_rate_limit,
+                             user_rate_key)
+from app.auth.decorators import role_required
+from app.errors import error_response
+from app.extensions import limiter
+from app.scanning import services
+from app.scanning.services import ScanError, bag_dict, parent_dict
+from app.scanning.transaction import run_scan
+
+RESULT_STATUS = {"parent_created": 201, "linked": 201}
+scan_limit = limiter.shared_limit(scan_rate_limit, scope="scans", key_func=user_rate_key)
+
+
+def _answer(outcome, include_child: bool = False):
+    payload = {"result": outcome.result, "parent": parent_dict(outcome.parent, outcome.children)}
+    if include_child:
+        child = outcome.child
+        in_parent = child is not None and child.parent_id == outcome.parent.id
+        payload["child"] = bag_dict(child, outcome.parent.code if in_parent else None) if child else None
+    return json_response(payload, RESULT_STATUS.get(outcome.result, 200))
+
+
+@bp.post("/scans/parent")
+@login_required
+@scan_limit
+def scan_parent():
+    try:
+        body = json_body()
+        outcome = run_scan(services.scan_parent, current_user, body.get("code"),
+                           station=body.get("station"))
+    except BadRequestBody:
+        return bad_body_response()
+    except ScanError as error:
+        return scan_error_response(error)
+    return _answer(outcome)
+
+
+@bp.post("/scans/child")
+@login_required
+@scan_limit
+def scan_child():
+    try:
+        body = json_body()
+        scanned_at = parse_client_time(body.get("scanned_at"))
+        outcome = run_scan(services.scan_child, current_user, body.get("parent"),
+                           body.get("code"), scan_id=body.get("scan_id"),
+                           station=body.get("station"), scanned_at=scanned_at)
+    except BadRequestBody:
+        return bad_body_response()
+    except ScanError as error:
+        return scan_error_response(error)
+    return _answer(outcome, include_child=True)
+
+
+@bp.post("/scans/undo")
+@login_required
+@scan_limit
+def undo_scan():
+    try:
+        body = json_body()
+        outcome = run_scan(services.undo_scan, current_user, raw_parent=body.get("parent"),
+                           raw_code=body.get("code"), station=body.get("station"))
+    except BadRequestBody:
+        return bad_body_response()
+    except ScanError as error:
+        return scan_error_response(error)
+    return _answer(outcome, include_child=True)
+
+
+@bp.post("/parents/<code>/complete")
+@login_required
+@scan_limit
+def complete_parent(code):
+    try:
+        body = json_body()
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            return error_response(422, "invalid_force", "force must be true or false.")
+        outcome = run_scan(services.complete_parent, current_user, code, force=force,
+                           station=body.get("station"))
+    except BadRequestBody:
+        return bad_body_response()
+    except ScanError as error:
+        return scan_error_response(error)
+    return _answer(outcome)
+
+
+@bp.post("/parents/<code>/reopen")
+@role_required("supervisor")
+def reopen_parent(code):
+    try:
+        body = json_body()
+        outcome = run_scan(services.reopen_parent, current_user, code,
+                           station=body.get("station"))
+    except BadRequestBody:
+        return bad_body_response()
+    except ScanError as error:
+        return scan_error_response(error)
+    return _answer(outcome)
+

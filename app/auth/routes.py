@@ -1,0 +1,68 @@
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import services
+from app.auth.forms import EmptyForm, LoginForm
+from app.extensions import db, limiter
+from app.security import is_safe_redirect_url
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "Wrong username or password, or the account is not active. Try again."
+
+
+def _login_username_key() -> str:
+    return "login-user:" + services.normalise_username(request.form.get("username", ""))[:64]
+
+
+def _failed(response) -> bool:
+    """Only failed attempts count, so a crowd logging in at shift start is never throttled."""
+    return response.status_code != 302
+
+
+def _start_page() -> str:
+    if current_user.is_authenticated and current_user.has_role("supervisor"):
+        return url_for("dashboard.show_dashboard")
+    return url_for("scanning.show_station")
+
+
+@bp.route("/")
+@login_required
+def index():
+    return redirect(_start_page())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+               key_func=get_remote_address, scope="login-ip", deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
+               key_func=_login_username_key, scope="login-user", deduct_when=_failed)
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        if current_user.is_authenticated:
+            return redirect(_start_page())
+    if form.validate_on_submit():
+        user = services.authenticate(form.username.data, form.password.data)
+        db.session.commit()
+        if user is not None:
+            login_user(user)
+            target = form.next.data
+            return redirect(target if is_safe_redirect_url(target) else _start_page())
+        flash(LOGIN_FAILED, "danger")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        # Cookie sessions have no server-side record: ending the version is what makes a
+        # copied cookie useless after logout. It ends this user's other sessions too.
+        services.end_sessions(current_user)
+        db.session.commit()
+    logout_user()
+    flash("You have logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,39 @@
+"""Flask-Login wiring. The session id is "<user id>:<session version>": bumping the version
+(logout, log out everywhere, password reset, role change, deactivation) ends every older
+session, including a copied cookie, at its next request."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, request, url_for
+
+from app.extensions import db, login_manager
+
+
+def init_login_manager(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+
+
+def load_user(session_id: str):
+    from app.models import User
+
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def unauthorized():
+    from app.errors import error_response, wants_json
+
+    if wants_json():
+        return error_response(401, "unauthorized", "Your session has ended. Log in again.")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -1,0 +1,113 @@
+"""flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.auth.services import AccountError, create_user, find_user
+from app.extensions import db
+from app.models import ROLES, Bag, User
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--display-name", default="", help="Name shown in the app.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(username: str, role: str, display_name: str, password_stdin: bool):
+    """Create a user; the password comes from --password-stdin or a prompt, never a default."""
+    password = _read_password(password_stdin)
+    try:
+        user = create_user(username, role, password, display_name)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {user.role} {user.username}.")
+
+
+@users_cli.command("ensure-admin")
+def ensure_admin_command():
+    """Make sure an active admin exists: from ADMIN_USERNAME and ADMIN_PASSWORD, or by asking."""
+    exists = db.session.scalar(
+        select(User.id).where(User.role == "admin", User.is_active.is_(True)).limit(1))
+    if exists is not None:
+        click.echo("An active admin exists.")
+        return
+    username = os.environ.get("ADMIN_USERNAME", "").strip()
+    password = os.environ.get("ADMIN_PASSWORD", "")
+    if not (username and password):
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                "No admin exists yet. Set ADMIN_USERNAME and ADMIN_PASSWORD, or run this in a "
+                "terminal to be asked for them.")
+        click.echo("No admin exists yet: create the first one.")
+        username = username or click.prompt("Admin username", default="admin")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(username, "admin", password, "Administrator")
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created admin {user.username}.")
+
+
+@click.command("seed-demo")
+@click.option("--user", "username", default=None, help="Who scans the demo bags (default: an admin).")
+@click.option("--parents", default=12, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--seed", default=7, show_default=True, help="Random seed, for a repeatable set.")
+def seed_demo_command(username: str | None, parents: int, seed: int):
+    """A small realistic data set: full, part-filled and empty parents, and a few refused
+    scans, all written through the scan service so that the history is real."""
+    from app.scanning.services import ScanError, scan_child, scan_parent
+    from app.scanning.transaction import run_scan
+
+    user = find_user(username) if username else db.session.scalar(
+        select(User).where(User.role == "admin", User.is_active.is_(True)).limit(1))
+    if user is None:
+        raise click.ClickException("No such user. Create one first with `users create`.")
+    rng = random.Random(seed)
+    existing = set(db.session.scalars(select(Bag.code)))
+    parent_codes = [code for code in (f"SB{n:05d}" for n in range(1, 100_000))
+                    if code not in existing][:parents]
+    child_codes = (code for code in (f"{n:07d}" for n in range(16_000, 10_000_000))
+                   if code not in existing)
+    linked, open_parents, full_children, refused = 0, [], [], 0
+    for parent_code in parent_codes:
+        parent = run_scan(scan_parent, user, parent_code).parent
+        fill = rng.choice([parent.capacity, parent.capacity, rng.randint(1, parent.capacity - 1), 0])
+        for _ in range(fill):
+            outcome = run_scan(scan_child, user, parent_code, next(child_codes))
+            linked += 1
+            full_children.append(outcome.child.code)
+        if fill < parent.capacity:
+            open_parents.append(parent_code)
+    mistakes = ["HELLO!", "SB1"] + rng.sample(full_children, k=min(3, len(full_children)))
+    for code in mistakes if open_parents else []:
+        try:  # bad labels and bags already in another parent, as a real shift has them
+            run_scan(scan_child, user, open_parents[0], code)
+        except ScanError:
+            refused += 1
+    click.echo(f"Seeded {len(parent_codes)} parents with {linked} children as {user.username}; "
+               f"{refused} refused scans recorded.")
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo_command)

@@ -1,0 +1,210 @@
+"""Configuration classes. Each reads the environment when instantiated (inside create_app),
+never at import, so that tests and the CLI can set variables first."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable and what to do."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}.")
+
+
+def normalise_database_url(url: str) -> str:
+    """Pin the PostgreSQL driver: a bare postgresql:// (or Heroku-style postgres://) URL
+    would otherwise depend on SQLAlchemy's default driver choice."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(url: str, *, pool_size: int, max_overflow: int, pool_timeout: int,
+                   statement_timeout_ms: int, lock_timeout_ms: int, connect_timeout: int,
+                   application_name: str = "tracetrack") -> dict:
+    if not url.startswith("postgresql"):
+        return {}
+    pg_options = (
+        f"-c statement_timeout={statement_timeout_ms} "
+        f"-c lock_timeout={lock_timeout_ms} "
+        "-c idle_in_transaction_session_timeout=60000"
+    )
+    return {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+        "pool_pre_ping": True,
+        "pool_recycle": 300,
+        "connect_args": {
+            "connect_timeout": connect_timeout,
+            "options": pg_options,
+            "application_name": application_name,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    }
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env_str("DATABASE_URL") or self.default_database_url()
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI,
+            pool_size=env_int("DB_POOL_SIZE", 30, minimum=1),
+            max_overflow=env_int("DB_MAX_OVERFLOW", 20, minimum=0),
+            pool_timeout=env_int("DB_POOL_TIMEOUT", 5, minimum=1),
+            statement_timeout_ms=env_int("DB_STATEMENT_TIMEOUT_MS", 30000, minimum=0),
+            lock_timeout_ms=env_int("DB_LOCK_TIMEOUT_MS", 2000, minimum=0),
+            connect_timeout=env_int("DB_CONNECT_TIMEOUT", 2, minimum=1),
+        )
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        # Sessions: a scanning page stays open for a whole shift.
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=env_int("SESSION_HOURS", 12, minimum=1))
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.SESSION_COOKIE_NAME = "tracetrack_session"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # The CSRF token lives as long as the session that holds it, never less.
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024, minimum=1024)
+        self.HSTS_ENABLED = env_bool("HSTS_ENABLED", False)
+
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "20 per minute")
+        self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "5 per minute")
+        self.SCAN_RATE_LIMIT = env_str("SCAN_RATE_LIMIT", "600 per minute")
+
+        # argon2id; OWASP's first recommended set is m=19 MiB, t=2. We use more memory.
+        self.PASSWORD_HASH_TIME_COST = env_int("PASSWORD_HASH_TIME_COST", 3, minimum=1)
+        self.PASSWORD_HASH_MEMORY_KIB = env_int("PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8)
+        self.PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 2, minimum=1)
+
+        self.PARENT_CODE_PATTERN = env_str("PARENT_CODE_PATTERN", r"^(SB\d{5}|M444-\d{5})$")
+        self.CHILD_CODE_PATTERN = env_str("CHILD_CODE_PATTERN", r"^[A-Z0-9]{4,20}$")
+        self.DEFAULT_PARENT_CAPACITY = env_int("DEFAULT_PARENT_CAPACITY", 30, minimum=1)
+        self.SCAN_IDLE_SECONDS = env_int("SCAN_IDLE_SECONDS", 300, minimum=10)
+
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    def default_database_url(self) -> str:
+        raise ConfigError("DATABASE_URL is not set.")
+
+
+class DevelopmentConfig(BaseConfig):
+    """One machine, embedded SQLite under instance/, for trying TraceTrack."""
+
+    ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _instance_secret_key()
+
+    def default_database_url(self) -> str:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'tracetrack.db'}"
+
+
+class TestingConfig(BaseConfig):
+    ENV_NAME = "testing"
+
+    def default_database_url(self) -> str:
+        return "sqlite://"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-secret-key-that-is-long-enough-0123456789"
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env_str("TEST_DATABASE_URL") or "sqlite:///:memory:"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI, pool_size=10, max_overflow=20, pool_timeout=5,
+            statement_timeout_ms=30000, lock_timeout_ms=2000, connect_timeout=2,
+        )
+        # Switched back on by the tests that are about them.
+        self.WTF_CSRF_ENABLED = False
+        self.RATELIMIT_ENABLED = False
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        # Cheap hashes keep the suite fast; the parameters stay explicit and testable.
+        self.PASSWORD_HASH_TIME_COST = 1
+        self.PASSWORD_HASH_MEMORY_KIB = 8
+        self.PASSWORD_HASH_PARALLELISM = 1
+
+
+def _instance_secret_key() -> str:
+    """A per-installation random key for the one-machine trial, kept in instance/ so that
+    sessions survive a restart. Production never uses this (ProductionConfig fails fast)."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def config_for(env_name: str | None):
+    name = (env_name or env_str("APP_ENV", "development")).lower()
+    if name == "production":
+        from production_config import ProductionConfig
+
+        return ProductionConfig()
+    configs = {"development": DevelopmentConfig, "testing": TestingConfig}
+    if name not in configs:
+        raise ConfigError(
+            f"APP_ENV must be development, testing or production, got {name!r}."
+        )
+    return configs[name]()

@@ -1,0 +1,121 @@
+"""Error handling: HTML pages, or the JSON error shape under /api; each with the request id,
+never a traceback. A database that is down or busy answers 503 with Retry-After."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+from app.security import current_request_id
+
+ERRORS = {
+    400: ("bad_request", "The request could not be understood. Check what was sent and try again."),
+    401: ("unauthorized", "Please log in to continue."),
+    403: ("forbidden", "Your role may not do this. Ask a supervisor or an admin if you need it."),
+    404: ("not_found", "There is nothing at this address. Check the address or go back to the start page."),
+    405: ("method_not_allowed", "This address does not accept that kind of request."),
+    413: ("payload_too_large", "What was sent is larger than the server accepts. Send a smaller file."),
+    429: ("rate_limited", "Too many attempts. Wait a moment, then try again."),
+    500: ("internal_error", "Something went wrong on our side. Try again; if it keeps happening, tell an admin the request id."),
+    503: ("database_unavailable", "The database cannot be reached right now. Wait a few seconds and try again."),
+}
+DB_RETRY_AFTER_SECONDS = 2
+# PostgreSQL: lock_not_available, query_canceled (statement_timeout), serialization/deadlock.
+_BUSY_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None,
+                   headers: dict | None = None, **details):
+    default_code, default_message = ERRORS.get(status, ERRORS[500])
+    code = code or default_code
+    message = message or default_message
+    request_id = current_request_id()
+    if wants_json():
+        body = {"error": {"code": code, "message": message, "request_id": request_id, **details}}
+        response = jsonify(body)
+    else:
+        response = current_app.make_response(
+            render_template("errors/error.html", status=status, code=code,
+                            message=message, request_id=request_id)
+        )
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    headers = {}
+    if status == 405 and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return error_response(status, headers=headers)
+
+
+def handle_csrf_error(exc: CSRFError):
+    return error_response(
+        400, "csrf_failed",
+        "The page's security token is missing or has expired. Reload the page and try again.",
+    )
+
+
+def handle_rate_limit(exc: RateLimitExceeded):
+    retry_after = _retry_after_seconds(exc)
+    return error_response(
+        429, "rate_limited",
+        f"Too many attempts. Wait {retry_after} seconds, then try again.",
+        headers={"Retry-After": str(retry_after)}, retry_after=retry_after,
+    )
+
+
+def _retry_after_seconds(exc: RateLimitExceeded) -> int:
+    try:
+        window = current_app.extensions["limiter"].current_limit
+        if window is not None:
+            import time
+
+            return max(1, int(window.reset_at - time.time()))
+    except Exception:  # noqa: BLE001 - the header must never turn a 429 into a 500
+        pass
+    return max(1, int(exc.limit.limit.get_expiry()))
+
+
+def handle_database_error(exc: Exception):
+    db.session.rollback()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    busy = sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc).lower()
+    busy = busy or isinstance(exc, PoolTimeoutError)
+    if busy:
+        code, message = "database_busy", "The database is busy right now. Wait a second; the scan will be retried."
+    else:
+        code, message = "database_unavailable", ERRORS[503][1]
+        current_app.logger.error("database unavailable [%s]: %s", current_request_id(), exc)
+    return error_response(503, code, message,
+                          headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    db.session.rollback()
+    current_app.logger.exception("unhandled error [%s]", current_request_id())
+    return error_response(500)
+
+
+def init_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limit)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_error)
+    app.register_error_handler(InterfaceError, handle_database_error)
+    app.register_error_handler(PoolTimeoutError, handle_database_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+PARENT = "parent"
+CHILD = "child"
+OPEN = "open"
+COMPLETE = "complete"
+LINKED = "linked"
+UNLINKED = "unlinked"
+
+
+class Bag(db.Model):
+    """A parent (sack) or a child (packet). child_count is kept equal to the number of
+    children by database triggers (see the migration), never by application code."""
+
+    __tablename__ = "bags"
+    __table_args__ = (
+        CheckConstraint("kind IN ('parent', 'child')", name="kind"),
+        CheckConstraint("child_count BETWEEN 0 AND capacity", name="child_count_capacity"),
+        CheckConstraint(
+            "(kind = 'parent' AND status IN ('open', 'complete') AND capacity > 0"
+            " AND child_count IS NOT NULL AND parent_id IS NULL)"
+            " OR (kind = 'child' AND capacity IS NULL AND child_count IS NULL"
+            " AND ((status = 'linked' AND parent_id IS NOT NULL)"
+            " OR (status = 'unlinked' AND parent_id IS NULL)))",
+            name="kind_shape",
+        ),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        Index("ix_bags_parent_id_linked_at", "parent_id", "linked_at"),
+        Index("ix_bags_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    child_count: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id", ondelete="RESTRICT"))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def is_parent(self) -> bool:
+        return self.kind == PARENT
+
+    def __repr__(self) -> str:
+        return f"<Bag {self.code} {self.kind} {self.status}>"

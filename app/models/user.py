@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+ROLES = ("staff", "supervisor", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('staff', 'supervisor', 'admin')", name="role"),
+        # Stored lower-cased: unique without regard to case on every backend.
+        CheckConstraint("username = lower(username)", name="username_lower"),
+        CheckConstraint("session_version >= 1", name="session_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def get_id(self) -> str:
+        # The session carries the version: bumping it ends every older session.
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, role: str) -> bool:
+        """True when this user's role is `role` or above it."""
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def end_all_sessions(self) -> None:
+        self.session_version = self.session_version + 1
+
+    def to_dict(self) -> dict:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role,
+            "is_active": self.is_active,
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"

@@ -1,0 +1,45 @@
+"""Normalising scanned codes (DESIGN.md section 4). Scanners add CR/LF/TAB suffixes, GS and
+NUL bytes, and phone keyboards add zero-width and no-break spaces or full-width digits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_RAW_LENGTH = 256  # far above any label; a 10 kB "code" is refused before any work
+
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00a0\u202f\u2007\u00ad"), None
+)
+
+
+class CodeError(ValueError):
+    pass
+
+
+def normalise_code(raw: object) -> str:
+    """The canonical form of a scanned code, or CodeError when nothing usable is left.
+    Only strings are accepted: a number or boolean would lose leading zeros or meaning."""
+    if not isinstance(raw, str):
+        raise CodeError("A code must be text, as the scanner types it.")
+    if len(raw) > MAX_RAW_LENGTH:
+        raise CodeError(f"The code is longer than {MAX_RAW_LENGTH} characters: scan it again.")
+    text = raw.translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text)
+    # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    text = text.strip().upper()
+    if not text:
+        raise CodeError("Nothing was scanned: scan the code again.")
+    return text
+
+
+def matches(pattern: str, code: str) -> bool:
+    return re.fullmatch(pattern, code) is not None
+
+
+def is_doubled_read(code: str, min_half: int = 6) -> bool:
+    """A scanner that reads a label twice without Enter types the code twice
+    (00165860016586). Real labels are not one code written twice."""
+    half, rest = divmod(len(code), 2)
+    return rest == 0 and half >= min_half and code[:half] == code[half:]

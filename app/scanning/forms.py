@@ -1,0 +1,12 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import Length
+
+
+class ScanForm(FlaskForm):
+    """The station's one input. Without JavaScript it posts here; with JavaScript the same
+    input drives the JSON API. `action` is scan, undo, finish or finish_short."""
+
+    code = StringField("Scan", validators=[Length(max=256)])
+    parent = HiddenField()
+    action = HiddenField(default="scan")

@@ -1,0 +1,102 @@
+"""The scanner station. With JavaScript the page talks to the JSON API; without it, the same
+form posts here and the page is rendered again with the result (post, redirect, get)."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.extensions import db, limiter
+from app.api.helpers import scan_rate_limit, user_rate_key
+from app.models import PARENT, Bag
+from app.scanning import services
+from app.scanning.codes import CodeError, matches, normalise_code
+from app.scanning.forms import ScanForm
+from app.scanning.services import ScanError, parent_dict
+from app.scanning.transaction import run_scan
+
+bp = Blueprint("scanning", __name__)
+
+FLASH_CATEGORY = {
+    "linked": "success", "parent_created": "success", "parent_opened": "info",
+    "already_linked": "warning", "replayed": "info", "completed": "success",
+    "unlinked": "info",
+}
+
+
+def _current_parent(raw: str | None) -> Bag | None:
+    try:
+        code = normalise_code(raw or "")
+    except CodeError:
+        return None
+    return db.session.scalar(select(Bag).where(Bag.code == code, Bag.kind == PARENT))
+
+
+@bp.get("/scan")
+@login_required
+def show_station():
+    parent = _current_parent(request.args.get("parent"))
+    state = None
+    if parent is not None:
+        state = parent_dict(parent, services.children_codes(parent))
+    form = ScanForm(parent=parent.code if parent else "")
+    return render_template(
+        "scanning/station.html", form=form, parent=state,
+        parent_pattern=current_app.config["PARENT_CODE_PATTERN"],
+        child_pattern=current_app.config["CHILD_CODE_PATTERN"],
+        idle_seconds=current_app.config["SCAN_IDLE_SECONDS"],
+    )
+
+
+@bp.post("/scan")
+@login_required
+@limiter.limit(scan_rate_limit, key_func=user_rate_key, scope="scans")
+def submit_scan():
+    form = ScanForm()
+    if not form.validate_on_submit():
+        flash("That scan could not be read. Scan the code again.", "danger")
+        return redirect(url_for("scanning.show_station", parent=form.parent.data or None))
+    parent_code = (form.parent.data or "").strip() or None
+    action = form.action.data or "scan"
+    try:
+        outcome = _dispatch(action, parent_code, form.code.data or "")
+    except ScanError as error:
+        flash(error.message, "danger")
+        keep = parent_code if error.code != "parent_not_found" else None
+        return redirect(url_for("scanning.show_station", parent=keep))
+    flash(_describe(outcome), FLASH_CATEGORY.get(outcome.result, "info"))
+    next_parent = None if outcome.parent.status == "complete" else outcome.parent.code
+    return redirect(url_for("scanning.show_station", parent=next_parent))
+
+
+def _dispatch(action: str, parent_code: str | None, code: str):
+    if action == "undo" and parent_code:
+        return run_scan(services.undo_scan, current_user, raw_parent=parent_code)
+    if action in ("finish", "finish_short") and parent_code:
+        return run_scan(services.complete_parent, current_user, parent_code,
+                        force=action == "finish_short")
+    if parent_code is None or _looks_like_parent(code):
+        return run_scan(services.scan_parent, current_user, code)
+    return run_scan(services.scan_child, current_user, parent_code, code)
+
+
+def _looks_like_parent(code: str) -> bool:
+    try:
+        return matches(current_app.config["PARENT_CODE_PATTERN"], normalise_code(code))
+    except CodeError:
+        return False
+
+
+def _describe(outcome) -> str:
+    parent = outcome.parent
+    counter = f"{parent.child_count} / {parent.capacity}"
+    child = outcome.child.code if outcome.child is not None else ""
+    return {
+        "parent_created": f"New parent {parent.code} started. Scan its bags.",
+        "parent_opened": f"Parent {parent.code} opened ({counter}, {parent.status}).",
+        "linked": f"{child} added to {parent.code} ({counter})."
+                  + (" The parent is complete." if parent.status == "complete" else ""),
+        "already_linked": f"{child} is already in {parent.code}. Scan the next bag.",
+        "replayed": "That scan was already saved.",
+        "unlinked": f"{child} taken out of {parent.code} ({counter}).",
+        "completed": f"{parent.code} is complete with {counter} bags.",
+    }.get(outcome.result, outcome.result)

@@ -1,0 +1,168 @@
+"""Fixtures: app, client, runner, login_as, data factories.
+
+The same suite runs on SQLite (default) and on PostgreSQL when TEST_DATABASE_URL is set.
+The schema is built by the Alembic migrations (the production schema, triggers included),
+once per run; each test then starts from empty tables: a copy of the migrated SQLite file,
+or TRUNCATE on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.config import normalise_database_url
+from app.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgres://", "postgresql"))
+PASSWORD = "correct horse battery staple"
+TABLES = ("scan_events", "audit_events", "bags", "users")
+
+pg_only = pytest.mark.skipif(
+    not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
+    if os.environ.get("REQUIRE_POSTGRES") == "1" and not ON_POSTGRES:
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not a PostgreSQL URL.")
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL ' + TEST_DATABASE_URL if ON_POSTGRES else 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+def _migrate(url: str) -> None:
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """The migrated database every test starts from."""
+    if ON_POSTGRES:
+        url = normalise_database_url(TEST_DATABASE_URL)
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        except Exception as exc:  # a PostgreSQL run that cannot reach PostgreSQL must fail
+            pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL does not answer: {exc}", 3)
+        finally:
+            engine.dispose()
+        _migrate(url)
+        return url
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if ON_POSTGRES:
+        yield database_template
+        engine = create_engine(database_template)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    else:
+        path = tmp_path / f"test-{next(_counter)}.db"
+        shutil.copyfile(database_template, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app with config overrides (CSRF or rate limits on, a dead database...)."""
+    apps = []
+
+    def factory(**overrides):
+        settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+        application = create_app("testing", settings)
+        apps.append(application)
+        return application
+
+    yield factory
+    for application in apps:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    application = make_app()
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    from app.auth.services import create_user
+
+    numbers = itertools.count(1)
+
+    def factory(username: str | None = None, role: str = "staff", password: str = PASSWORD,
+                **fields):
+        user = create_user(username or f"{role}{next(numbers)}", role, password,
+                           fields.pop("display_name", ""))
+        for name, value in fields.items():
+            setattr(user, name, value)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+def log_in(client, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def login_as(client):
+    """Log the test client in as `user` through the real login form."""
+
+    def do_login(user, password: str = PASSWORD, test_client=None):
+        response = log_in(test_client or client, user.username, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return do_login
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("stella", "staff")
+
+
+@pytest.fixture
+def supervisor(make_user):
+    return make_user("sam", "supervisor")
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("ada", "admin")
