@@ -167,7 +167,7 @@ class TestingConfig(BaseConfig):
     def __init__(self) -> None:
         super().__init__()
         self.TESTING = True
-        self.SECRET_KEY = "testing-secret-key-that-is-long-enough-0123456789"
+        self.SECRET_KEY = "testing-secret-key-that-is-long-enough-0123456789"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             env_str("TEST_DATABASE_URL") or "sqlite:///:memory:"
         )

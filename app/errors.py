@@ -3,6 +3,9 @@ never a traceback. A database that is down or busy answers 503 with Retry-After.
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -78,15 +81,11 @@ def handle_rate_limit(exc: RateLimitExceeded):
 
 
 def _retry_after_seconds(exc: RateLimitExceeded) -> int:
-    try:
-        window = current_app.extensions["limiter"].current_limit
-        if window is not None:
-            import time
-
-            return max(1, int(window.reset_at - time.time()))
-    except Exception:  # noqa: BLE001 - the header must never turn a 429 into a 500
-        pass
-    return max(1, int(exc.limit.limit.get_expiry()))
+    """Seconds until the breached window lets a request through again."""
+    current = current_app.extensions["limiter"].current_limit
+    if current is not None and current.breached:
+        return max(1, math.ceil(current.reset_at - time.time()))
+    return max(1, exc.limit.limit.get_expiry())
 
 
 def handle_database_error(exc: Exception):

@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.config import normalise_database_url
@@ -56,7 +57,7 @@ def database_template(tmp_path_factory):
             with engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
-        except Exception as exc:  # a PostgreSQL run that cannot reach PostgreSQL must fail
+        except OperationalError as exc:  # a PostgreSQL run that cannot reach it must fail
             pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL does not answer: {exc}", 3)
         finally:
             engine.dispose()

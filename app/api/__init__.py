@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import scans  # noqa: E402,F401  (registers the routes on bp)
+from app.api import scans, session  # noqa: E402,F401  (register their routes on bp)

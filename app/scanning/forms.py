@@ -5,8 +5,8 @@ from wtforms.validators import Length
 
 class ScanForm(FlaskForm):
     """The station's one input. Without JavaScript it posts here; with JavaScript the same
-    input drives the JSON API. `action` is scan, undo, finish or finish_short."""
+    input drives the JSON API. The pressed button's `action` is scan, undo, finish or
+    finish_short."""
 
     code = StringField("Scan", validators=[Length(max=256)])
     parent = HiddenField()
-    action = HiddenField(default="scan")

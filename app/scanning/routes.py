@@ -44,6 +44,7 @@ def show_station():
         parent_pattern=current_app.config["PARENT_CODE_PATTERN"],
         child_pattern=current_app.config["CHILD_CODE_PATTERN"],
         idle_seconds=current_app.config["SCAN_IDLE_SECONDS"],
+        confirm_finish=parent is not None and request.args.get("confirm_finish") == "1",
     )
 
 
@@ -56,10 +57,13 @@ def submit_scan():
         flash("That scan could not be read. Scan the code again.", "danger")
         return redirect(url_for("scanning.show_station", parent=form.parent.data or None))
     parent_code = (form.parent.data or "").strip() or None
-    action = form.action.data or "scan"
+    action = request.form.get("action") or "scan"
     try:
         outcome = _dispatch(action, parent_code, form.code.data or "")
     except ScanError as error:
+        if error.code == "under_capacity":
+            flash(error.message, "warning")
+            return redirect(url_for("scanning.show_station", parent=parent_code, confirm_finish=1))
         flash(error.message, "danger")
         keep = parent_code if error.code != "parent_not_found" else None
         return redirect(url_for("scanning.show_station", parent=keep))

@@ -1,0 +1,441 @@
+/* TraceTrack scanner station.
+ *
+ * Built for a keyboard-wedge scanner: it types the code and presses Enter into the one
+ * input, which always takes focus back. Scans are sent one after another, in the order
+ * they were read (a child must go to the parent scanned before it). A scan that meets a
+ * busy or unreachable server is retried with the same scan_id, so a resend never counts
+ * twice. Messages never block the next scan: no alert(), no confirm().
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("station");
+  if (!root) { return; }
+
+  var form = document.getElementById("scan-form");
+  var input = document.getElementById("scan-input");
+  var parentField = document.getElementById("parent-field");
+  var stepLabel = document.getElementById("step-label");
+  var statusBadge = document.getElementById("parent-status");
+  var countEl = document.getElementById("count");
+  var capacityEl = document.getElementById("capacity");
+  var parentCodeEl = document.getElementById("parent-code");
+  var messageEl = document.getElementById("message");
+  var childrenList = document.getElementById("children-list");
+  var resultsList = document.getElementById("results-list");
+  var undoButton = document.getElementById("undo-button");
+  var finishButton = document.getElementById("finish-button");
+  var newParentButton = document.getElementById("new-parent-button");
+  var confirmPanel = document.getElementById("confirm-finish");
+  var confirmText = document.getElementById("confirm-finish-text");
+  var confirmNo = document.getElementById("confirm-finish-no");
+  var overlay = document.getElementById("flash-overlay");
+  var pendingNote = document.getElementById("pending-note");
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+
+  var config = {
+    apiBase: root.dataset.apiBase,
+    sessionUrl: root.dataset.sessionUrl,
+    loginUrl: root.dataset.loginUrl,
+    parentPattern: new RegExp(root.dataset.parentPattern),
+    idleMs: parseInt(root.dataset.idleSeconds, 10) * 1000,
+    timeoutMs: 10000,
+    retries: 5
+  };
+  var MAX_RESULTS = 12;
+
+  var parent = root.dataset.parent ? JSON.parse(root.dataset.parent) : null;
+  var chain = Promise.resolve();
+  var pending = 0;
+  var idleTimer = null;
+
+  // ---- codes --------------------------------------------------------------------------
+  var INVISIBLE = /[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u00ad]/g;
+  var CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+  function normalise(raw) {
+    return raw.replace(INVISIBLE, "").normalize("NFKC").replace(CONTROL, "").trim().toUpperCase();
+  }
+
+  function newScanId() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+
+  // ---- feedback: sound, flash, vibration ----------------------------------------------
+  var audio = null;
+
+  function audioContext() {
+    if (!audio) {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) { return null; }
+      audio = new Ctx();
+    }
+    if (audio.state === "suspended") { audio.resume(); }
+    return audio;
+  }
+
+  var TONES = {
+    ok: [[880, 0.09, "sine"]],
+    duplicate: [[660, 0.08, "triangle"], [660, 0.08, "triangle"]],
+    error: [[196, 0.35, "square"]],
+    complete: [[523, 0.1, "sine"], [659, 0.1, "sine"], [784, 0.1, "sine"], [1047, 0.22, "sine"]],
+    info: [[740, 0.06, "sine"]]
+  };
+  var VIBRATION = { ok: 40, duplicate: [60, 60, 60], error: [250, 80, 250], complete: [80, 40, 80, 40, 160], info: 30 };
+
+  function play(kind) {
+    var ctx = audioContext();
+    if (ctx) {
+      var at = ctx.currentTime;
+      TONES[kind].forEach(function (tone) {
+        var osc = ctx.createOscillator();
+        var gain = ctx.createGain();
+        osc.type = tone[2];
+        osc.frequency.value = tone[0];
+        gain.gain.setValueAtTime(0.25, at);
+        gain.gain.exponentialRampToValueAtTime(0.001, at + tone[1]);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(at);
+        osc.stop(at + tone[1]);
+        at += tone[1] + 0.04;
+      });
+    }
+    if (navigator.vibrate) { navigator.vibrate(VIBRATION[kind]); }
+    overlay.className = "flash-overlay flash-" + kind;
+    window.setTimeout(function () { overlay.className = "flash-overlay"; }, 380);
+  }
+
+  // ---- rendering ----------------------------------------------------------------------
+  var MESSAGE_CLASS = { ok: "msg-ok", duplicate: "msg-warn", error: "msg-error", complete: "msg-complete", info: "msg-info", idle: "msg-idle" };
+
+  function say(kind, text) {
+    messageEl.className = "scan-message " + MESSAGE_CLASS[kind];
+    messageEl.textContent = text;
+  }
+
+  function logResult(kind, text) {
+    var item = document.createElement("li");
+    item.className = "list-group-item py-1 result-" + kind;
+    var time = document.createElement("span");
+    time.className = "text-secondary me-2 small";
+    time.textContent = new Date().toLocaleTimeString();
+    item.appendChild(time);
+    item.appendChild(document.createTextNode(text));
+    resultsList.insertBefore(item, resultsList.firstChild);
+    while (resultsList.children.length > MAX_RESULTS) { resultsList.removeChild(resultsList.lastChild); }
+  }
+
+  function renderChildren(codes) {
+    childrenList.textContent = "";
+    codes.forEach(function (code) { childrenList.appendChild(childItem(code)); });
+  }
+
+  function childItem(code) {
+    var item = document.createElement("li");
+    item.className = "list-group-item py-1 font-monospace";
+    item.textContent = code;
+    return item;
+  }
+
+  function renderParent() {
+    var filling = parent && parent.status === "open";
+    parentField.value = parent ? parent.code : "";
+    countEl.textContent = parent ? parent.child_count : 0;
+    capacityEl.textContent = parent ? parent.capacity : "\u2013";
+    parentCodeEl.textContent = parent ? parent.code : "No parent";
+    statusBadge.textContent = parent ? parent.status : "";
+    statusBadge.className = "badge " + (parent ? (filling ? "text-bg-primary" : "text-bg-success") : "text-bg-secondary");
+    stepLabel.textContent = "";
+    if (filling) {
+      stepLabel.appendChild(document.createTextNode("Filling "));
+      var strong = document.createElement("strong");
+      strong.textContent = parent.code;
+      stepLabel.appendChild(strong);
+      stepLabel.appendChild(document.createTextNode(": scan a CHILD bag"));
+    } else {
+      stepLabel.textContent = parent ? parent.code + " is complete: scan the next PARENT bag" : "Scan a PARENT bag to start";
+    }
+    input.placeholder = filling ? "Scan a child bag" : "Scan a parent bag";
+    undoButton.disabled = !parent;
+    finishButton.disabled = !filling;
+    var url = new URL(window.location.href);
+    if (parent) { url.searchParams.set("parent", parent.code); } else { url.searchParams.delete("parent"); }
+    url.searchParams.delete("confirm_finish");
+    window.history.replaceState(null, "", url.pathname + url.search);
+  }
+
+  function setParent(data, children) {
+    parent = {
+      code: data.code, status: data.status, capacity: data.capacity, child_count: data.child_count
+    };
+    if (children) { renderChildren(children); }
+    renderParent();
+  }
+
+  function updateCounts(data) {
+    if (parent && data && data.code === parent.code) {
+      parent.status = data.status;
+      parent.child_count = data.child_count;
+      parent.capacity = data.capacity;
+      renderParent();
+    }
+  }
+
+  function setPending(delta) {
+    pending += delta;
+    pendingNote.textContent = pending > 1 ? pending + " scans being sent\u2026" : "";
+  }
+
+  function refocus() {
+    if (confirmPanel.classList.contains("d-none")) { input.focus({ preventScroll: true }); }
+  }
+
+  // ---- talking to the server ----------------------------------------------------------
+  function sleep(ms) { return new Promise(function (resolve) { window.setTimeout(resolve, ms); }); }
+
+  function renewCsrfToken() {
+    return fetch(config.sessionUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw { status: response.status }; }
+        return response.json();
+      })
+      .then(function (body) { csrfMeta.setAttribute("content", body.csrf_token); });
+  }
+
+  function send(path, body) {
+    var controller = new AbortController();
+    var timer = window.setTimeout(function () { controller.abort(); }, config.timeoutMs);
+    return fetch(config.apiBase + path, {
+      method: "POST",
+      credentials: "same-origin",
+      signal: controller.signal,
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfMeta.getAttribute("content") },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      window.clearTimeout(timer);
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        return { status: response.status, body: json, retryAfter: parseInt(response.headers.get("Retry-After") || "0", 10) };
+      });
+    }, function () {
+      window.clearTimeout(timer);
+      return { status: 0, body: {}, retryAfter: 0 };
+    });
+  }
+
+  // Resolves with {status, body}; retries what a resend cannot double (503, 502, 504, no
+  // answer), renews an expired CSRF token once, and never throws.
+  function post(path, body) {
+    var attempt = 0;
+    var renewed = false;
+    function tryOnce() {
+      return send(path, body).then(function (answer) {
+        var code = answer.body && answer.body.error ? answer.body.error.code : null;
+        if (answer.status === 400 && code === "csrf_failed" && !renewed) {
+          renewed = true;
+          return renewCsrfToken().then(tryOnce, function () { return answer; });
+        }
+        var retryable = answer.status === 0 || answer.status === 502 || answer.status === 503 || answer.status === 504;
+        if (retryable && attempt < config.retries) {
+          attempt += 1;
+          say("info", "The server is not answering; trying again (" + attempt + " of " + config.retries + ")\u2026");
+          var wait = Math.max(answer.retryAfter * 1000, 500 * Math.pow(2, attempt - 1));
+          return sleep(Math.min(wait, 8000)).then(tryOnce);
+        }
+        return answer;
+      });
+    }
+    return tryOnce();
+  }
+
+  // ---- results --------------------------------------------------------------------------
+  function handleFailure(answer, code) {
+    var error = answer.body && answer.body.error;
+    if (answer.status === 401) {
+      say("error", "Your session has ended. Log in again, then scan " + (code || "the bag") + " again.");
+      play("error");
+      window.setTimeout(function () { window.location.href = config.loginUrl; }, 2500);
+      return;
+    }
+    if (!error) {
+      var text = "Not saved: the server cannot be reached. Scan " + (code || "it") + " again when the connection is back.";
+      say("error", text);
+      logResult("error", text);
+      play("error");
+      return;
+    }
+    if (error.parent) { updateCounts(error.parent); }
+    if (error.code === "under_capacity") {
+      confirmText.textContent = error.message;
+      confirmPanel.classList.remove("d-none");
+      say("duplicate", error.message);
+      play("duplicate");
+      document.getElementById("confirm-finish-yes").focus();
+      return;
+    }
+    say("error", error.message);
+    logResult("error", error.message);
+    play("error");
+  }
+
+  function handleSuccess(answer) {
+    var body = answer.body;
+    var p = body.parent;
+    var child = body.child ? body.child.code : "";
+    switch (body.result) {
+      case "parent_created":
+      case "parent_opened":
+        setParent(p, p.children || []);
+        if (p.status === "complete") {
+          say("complete", p.code + " is complete (" + p.child_count + " / " + p.capacity + "). Scan a new parent, or ask a supervisor to reopen it.");
+          play("duplicate");
+        } else {
+          say("info", (body.result === "parent_created" ? "New parent " : "Parent ") + p.code + " (" + p.child_count + " / " + p.capacity + "). Scan its bags.");
+          play("info");
+        }
+        logResult("info", p.code + (body.result === "parent_created" ? " started" : " opened"));
+        break;
+      case "linked":
+      case "replayed":
+        if (parent && p.code === parent.code && child) { childrenList.insertBefore(childItem(child), childrenList.firstChild); }
+        updateCounts(p);
+        if (p.status === "complete") {
+          say("complete", p.code + " is complete with " + p.child_count + " bags. Scan the next parent.");
+          play("complete");
+          logResult("complete", child + " added; " + p.code + " complete");
+        } else {
+          say("ok", child + " added (" + p.child_count + " / " + p.capacity + ").");
+          play("ok");
+          logResult("ok", child + " added to " + p.code);
+        }
+        break;
+      case "already_linked":
+        updateCounts(p);
+        say("duplicate", child + " is already in " + p.code + ". Scan the next bag.");
+        play("duplicate");
+        logResult("duplicate", child + " already in " + p.code);
+        break;
+      case "unlinked":
+        Array.prototype.slice.call(childrenList.children).forEach(function (item) {
+          if (item.textContent === child) { childrenList.removeChild(item); }
+        });
+        updateCounts(p);
+        say("info", child + " taken out of " + p.code + " (" + p.child_count + " / " + p.capacity + "). Put it aside.");
+        play("info");
+        logResult("info", child + " undone");
+        break;
+      case "completed":
+        updateCounts(p);
+        say("complete", p.code + " is complete with " + p.child_count + " bags. Scan the next parent.");
+        play("complete");
+        logResult("complete", p.code + " finished");
+        break;
+      default:
+        say("info", body.result);
+    }
+  }
+
+  function settle(code) {
+    return function (answer) {
+      if (answer.status >= 200 && answer.status < 300) { handleSuccess(answer); } else { handleFailure(answer, code); }
+      refocus();
+    };
+  }
+
+  // ---- actions --------------------------------------------------------------------------
+  function scan(raw) {
+    var code = normalise(raw);
+    if (!code) { return Promise.resolve(); }
+    var asParent = !parent || parent.status !== "open" || config.parentPattern.test(code);
+    if (asParent) {
+      return post("/scans/parent", { code: raw }).then(settle(code));
+    }
+    var body = { parent: parent.code, code: raw, scan_id: newScanId(), scanned_at: new Date().toISOString() };
+    return post("/scans/child", body).then(settle(code));
+  }
+
+  function undoLast() {
+    if (!parent) { return Promise.resolve(); }
+    return post("/scans/undo", { parent: parent.code }).then(settle(null));
+  }
+
+  function finish(force) {
+    if (!parent) { return Promise.resolve(); }
+    confirmPanel.classList.add("d-none");
+    return post("/parents/" + encodeURIComponent(parent.code) + "/complete", { force: force }).then(settle(null));
+  }
+
+  function enqueue(task) {
+    setPending(1);
+    chain = chain.then(task).catch(function () {
+      say("error", "Something went wrong on this page. Reload it, then scan the last bag again.");
+    }).then(function () { setPending(-1); });
+    resetIdle();
+  }
+
+  function resetIdle() {
+    window.clearTimeout(idleTimer);
+    idleTimer = window.setTimeout(function () {
+      if (pending > 0 || !parent) { return; }
+      parent = null;
+      renderChildren([]);
+      renderParent();
+      say("idle", "Idle for a while: scan a PARENT bag to continue.");
+    }, config.idleMs);
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var action = event.submitter && event.submitter.value ? event.submitter.value : "scan";
+    if (action === "undo") {
+      enqueue(undoLast);
+    } else if (action === "finish" || action === "finish_short") {
+      var short = parent && parent.child_count < parent.capacity;
+      if (action === "finish" && short) {
+        confirmText.textContent = parent.code + " has " + parent.child_count + " of " + parent.capacity + " bags. Finish it short?";
+        confirmPanel.classList.remove("d-none");
+        document.getElementById("confirm-finish-yes").focus();
+        return;
+      }
+      enqueue(function () { return finish(true); });
+    } else {
+      var raw = input.value;
+      input.value = "";
+      if (raw.trim()) { enqueue(function () { return scan(raw); }); }
+    }
+    refocus();
+  });
+
+  confirmNo.addEventListener("click", function (event) {
+    event.preventDefault();
+    confirmPanel.classList.add("d-none");
+    refocus();
+  });
+
+  newParentButton.addEventListener("click", function (event) {
+    event.preventDefault();
+    parent = null;
+    renderChildren([]);
+    renderParent();
+    say("idle", "Scan a PARENT bag to start.");
+    refocus();
+  });
+
+  // The input keeps focus: after clicks elsewhere, after the window regains focus, and
+  // after it loses focus to anything but a control the worker chose.
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("button, a, input, select, textarea, label")) { refocus(); }
+  });
+  input.addEventListener("blur", function () {
+    window.setTimeout(function () {
+      var active = document.activeElement;
+      if (!active || active === document.body) { refocus(); }
+    }, 150);
+  });
+  window.addEventListener("focus", refocus);
+  document.addEventListener("keydown", function () { audioContext(); }, { once: true });
+
+  renderParent();
+  refocus();
+  resetIdle();
+})();
