@@ -1,0 +1,104 @@
+"""The station used as a warehouse worker uses it: a keyboard-wedge scanner types each code
+and presses Enter, as fast as it reads labels."""
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Bag
+from tests.browser.conftest import log_in_page, screenshot
+from tests.conftest import PASSWORD
+
+
+def scan(page, code: str, suffix: str = "\n") -> None:
+    page.keyboard.type(code + suffix)
+
+
+def test_parent_and_thirty_children_complete_by_themselves(live_server, page_for, staff):
+    page = page_for(1280, 800)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+
+    scan(page, "sb00001")  # lower case, as a scanner in the wrong mode sends it
+    page.wait_for_selector("#parent-code:text-is('SB00001')")
+    for number in range(1, 31):
+        # Scanners end with CR, LF or CR LF; all of them mean Enter.
+        scan(page, f"00{number:05d}", "\r" if number % 2 else "\n")
+    page.wait_for_selector("#count:text-is('30')", timeout=20_000)
+    page.wait_for_selector("#parent-status:text-is('complete')")
+    assert "complete" in page.inner_text("#message")
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+    children = page.locator("#children-list li").all_inner_texts()
+    assert children[0] == "0000030" and children[-1] == "0000001" and len(children) == 30
+    screenshot(page, "station-complete-1280")
+
+    parent = db.session.scalar(select(Bag).where(Bag.code == "SB00001"))
+    db.session.refresh(parent)
+    assert (parent.status, parent.child_count) == ("complete", 30)
+    assert db.session.scalar(select(func.count()).where(Bag.parent_id == parent.id)) == 30
+    assert page.problems == []
+
+
+def test_conflict_names_the_other_parent_and_keeps_focus(live_server, page_for, staff):
+    page = page_for(360, 740)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    scan(page, "SB00002")
+    page.wait_for_selector("#parent-code:text-is('SB00002')")
+    scan(page, "0016586")
+    page.wait_for_selector("#count:text-is('1')")
+
+    scan(page, "SB00003")  # scanning a parent while filling one switches to it
+    page.wait_for_selector("#parent-code:text-is('SB00003')")
+    scan(page, "0016586")
+    page.wait_for_selector("#message.msg-error")
+    message = page.inner_text("#message")
+    assert "0016586 is already in SB00002" in message and "supervisor" in message
+    assert page.inner_text("#count") == "0"
+
+    page.click("h1, .counter")  # a click elsewhere must not steal the scanner's input
+    page.wait_for_timeout(200)
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "station-conflict-360")
+    assert page.problems == []
+
+
+def test_finish_short_asks_first_and_undo_takes_the_last_bag_out(live_server, page_for, staff):
+    page = page_for()
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    scan(page, "SB00004")
+    page.wait_for_selector("#parent-code:text-is('SB00004')")
+    for code in ("1110001", "1110002", "1110003"):
+        scan(page, code)
+    page.wait_for_selector("#count:text-is('3')")
+
+    page.click("#undo-button")
+    page.wait_for_selector("#count:text-is('2')")
+    assert page.locator("#children-list li").all_inner_texts() == ["1110002", "1110001"]
+
+    page.click("#finish-button")
+    page.wait_for_selector("#confirm-finish:not(.d-none)")
+    assert "2 of 30" in page.inner_text("#confirm-finish-text")
+    page.click("#confirm-finish-yes")
+    page.wait_for_selector("#parent-status:text-is('complete')")
+    parent = db.session.scalar(select(Bag).where(Bag.code == "SB00004"))
+    db.session.refresh(parent)
+    assert (parent.status, parent.child_count) == ("complete", 2)
+    assert page.problems == []
+
+
+def test_station_works_without_javascript(live_server, browser, staff):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    page.fill("#scan-input", "SB00005")
+    page.press("#scan-input", "Enter")
+    page.wait_for_selector("#parent-code:text-is('SB00005')")
+    page.fill("#scan-input", "2220001")
+    page.press("#scan-input", "Enter")
+    page.wait_for_selector("#count:text-is('1')")
+    assert "2220001 added to SB00005" in page.inner_text("main")
+    context.close()
