@@ -3,7 +3,6 @@ Nothing here opens a connection or starts a thread at import time."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -89,5 +88,7 @@ def register_cli(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
-    app.logger.setLevel(level)
+    """JSON log lines on stdout, request logs and /metrics."""
+    from app.observability import init_observability
+
+    init_observability(app)

@@ -8,7 +8,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.auth.services import AccountError, create_user, find_user
@@ -108,6 +108,28 @@ def seed_demo_command(username: str | None, parents: int, seed: int):
                f"{refused} refused scans recorded.")
 
 
+@click.command("check-config")
+@with_appcontext
+def check_config_command():
+    """Print the effective configuration (secrets masked) and check the connection budget."""
+    from flask import current_app
+
+    from app.runtime import check_connection_budget
+
+    config = current_app.config
+    url = db.engine.url.render_as_string(hide_password=True)
+    click.echo(f"environment: {config['ENV_NAME']}")
+    click.echo(f"database: {url}")
+    click.echo(f"rate-limit storage: {config['RATELIMIT_STORAGE_URI']}")
+    click.echo(f"secure cookies: {config['SESSION_COOKIE_SECURE']}")
+    workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+    report = check_connection_budget(current_app, workers)
+    if report:
+        click.echo(f"connections: {report['workers']} workers x {report['per_worker']} = "
+                   f"{report['total']} of {report['usable']} usable")
+
+
 def init_cli(app: Flask) -> None:
+    app.cli.add_command(check_config_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)

@@ -48,6 +48,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}.")
 
 
+def env_timezone(name: str, default: str) -> str:
+    """An IANA time zone name (Asia/Kolkata, Europe/Berlin, UTC), checked against the
+    time zone database now rather than at the first request that needs it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone name such as Asia/Kolkata or Europe/Berlin, "
+            f"got {value!r}. (If the name is right, install the system tzdata package.)"
+        ) from None
+    return value
+
+
 def normalise_database_url(url: str) -> str:
     """Pin the PostgreSQL driver: a bare postgresql:// (or Heroku-style postgres://) URL
     would otherwise depend on SQLAlchemy's default driver choice."""
@@ -137,7 +153,13 @@ class BaseConfig:
         self.DEFAULT_PARENT_CAPACITY = env_int("DEFAULT_PARENT_CAPACITY", 30, minimum=1)
         self.SCAN_IDLE_SECONDS = env_int("SCAN_IDLE_SECONDS", 300, minimum=10)
 
+        # The dashboard's "today" and hour buckets; stored times stay UTC.
+        self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")
+        self.STALE_PARENT_MINUTES = env_int("STALE_PARENT_MINUTES", 30, minimum=1)
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        self.REQUEST_LOG = env_bool("REQUEST_LOG", True)
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
 
     def default_database_url(self) -> str:
         raise ConfigError("DATABASE_URL is not set.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -65,6 +65,7 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_csrf_error(exc: CSRFError):
+    g.csrf_refused = True
     return error_response(
         400, "csrf_failed",
         "The page's security token is missing or has expired. Reload the page and try again.",

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import services
 from app.auth.forms import EmptyForm, LoginForm
 from app.extensions import db, limiter
+from app.observability import security_event
 from app.security import is_safe_redirect_url
 
 bp = Blueprint("auth", __name__)
@@ -49,8 +50,10 @@ def login():
         db.session.commit()
         if user is not None:
             login_user(user)
+            security_event("login", username=user.username)
             target = form.next.data
             return redirect(target if is_safe_redirect_url(target) else _start_page())
+        security_event("login_failed", username=services.normalise_username(form.username.data)[:64])
         flash(LOGIN_FAILED, "danger")
     return render_template("auth/login.html", form=form)
 
@@ -61,6 +64,7 @@ def logout():
     if form.validate_on_submit() and current_user.is_authenticated:
         # Cookie sessions have no server-side record: ending the version is what makes a
         # copied cookie useless after logout. It ends this user's other sessions too.
+        security_event("logout")
         services.end_sessions(current_user)
         db.session.commit()
     logout_user()

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import User
+from app.observability import record_scan
 from app.scanning.services import ScanError, ScanResult, record_rejection
 
 
@@ -18,6 +19,7 @@ def run_scan(service: Callable[..., ScanResult], user: User, *args, station: obj
     try:
         result = service(user, *args, station=station, **kwargs)
         db.session.commit()
+        record_scan(getattr(service, "__name__", "scan"), result.result)
         return result
     except ScanError as error:
         db.session.rollback()
@@ -37,3 +39,4 @@ def run_scan(service: Callable[..., ScanResult], user: User, *args, station: obj
 def _keep_refusal(user: User, error: ScanError, station, scanned_at) -> None:
     record_rejection(user, error, station=station, scanned_at=scanned_at)
     db.session.commit()
+    record_scan(error.action or "scan", error.code)
