@@ -62,6 +62,18 @@ def post_fork(server, worker):
     from app.runtime import reset_after_fork
 
     reset_after_fork(server.app.wsgi())
+    if os.environ.get("JOB_RUNNER_THREADS", "1") != "0":
+        from async_handler import start_runner
+
+        start_runner(server.app.wsgi())
+
+
+def worker_exit(server, worker):
+    # A clean exit (max-requests recycling, HUP, shutdown) hands running jobs back at once;
+    # a killed worker's jobs are taken up by another runner when their heartbeat goes stale.
+    from async_handler import stop_runner
+
+    stop_runner()
 
 
 def child_exit(server, worker):

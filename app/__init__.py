@@ -33,6 +33,9 @@ def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
     app.config["ENV_NAME"] = config.ENV_NAME
     if overrides:
         app.config.update(overrides)
+        if ("SQLALCHEMY_DATABASE_URI" in overrides and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides
+                and not overrides["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")):
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
     hops = app.config.get("PROXY_FIX_HOPS", 0)
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -60,12 +63,20 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.dashboard.routes import bp as dashboard_bp
     from app.health.routes import bp as health_bp
+    from app.jobs.routes import bp as jobs_bp
+    from app.lookup.routes import bp as lookup_bp
     from app.scanning.routes import bp as scanning_bp
+    from app.users.routes import bp as users_bp
+    from app.audit.routes import bp as audit_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(scanning_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(lookup_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.extensions import db, limiter, login_manager
 from app.security import current_request_id
 
 ERRORS = {
@@ -83,14 +83,20 @@ def handle_rate_limit(exc: RateLimitExceeded):
 
 def _retry_after_seconds(exc: RateLimitExceeded) -> int:
     """Seconds until the breached window lets a request through again."""
-    current = current_app.extensions["limiter"].current_limit
+    current = limiter.current_limit
     if current is not None and current.breached:
         return max(1, math.ceil(current.reset_at - time.time()))
     return max(1, exc.limit.limit.get_expiry())
 
 
+def _forget_user() -> None:
+    """The error page's navigation must not load the user from a database that just failed."""
+    g._login_user = login_manager.anonymous_user()
+
+
 def handle_database_error(exc: Exception):
     db.session.rollback()
+    _forget_user()
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     busy = sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc).lower()
     busy = busy or isinstance(exc, PoolTimeoutError)
@@ -107,6 +113,7 @@ def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     db.session.rollback()
+    _forget_user()
     current_app.logger.exception("unhandled error [%s]", current_request_id())
     return error_response(500)
 

@@ -12,6 +12,7 @@ import os
 import shutil
 
 import pytest
+from flask import g
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -85,6 +86,13 @@ def database_url(database_template, tmp_path):
         yield f"sqlite:///{path}"
 
 
+def _forget_user() -> None:
+    """Tests keep an app context pushed and the test client reuses it for every request, so
+    Flask-Login's cached g._login_user would carry one client's user over to the next
+    request. Each request loads its own user, as in production."""
+    g.pop("_login_user", None)
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app with config overrides (CSRF or rate limits on, a dead database...)."""
@@ -93,6 +101,7 @@ def make_app(database_url):
     def factory(**overrides):
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
         application = create_app("testing", settings)
+        application.before_request_funcs.setdefault(None, []).insert(0, _forget_user)
         apps.append(application)
         return application
 

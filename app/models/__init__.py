@@ -1,8 +1,9 @@
 from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
+from app.models.job import Job
 from app.models.user import ROLES, User
 
 __all__ = [
     "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "UNLINKED", "AuditEvent", "Bag", "ScanEvent", "User",
+    "UNLINKED", "AuditEvent", "Bag", "Job", "ScanEvent", "User",
 ]

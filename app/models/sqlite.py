@@ -1,6 +1,8 @@
-"""The embedded SQLite database of the one-machine trial: WAL, a busy timeout, foreign keys,
-and BEGIN IMMEDIATE so that a transaction that will write takes the write lock up front
-(a deferred transaction upgrading its lock fails at once in WAL mode instead of waiting)."""
+"""The embedded SQLite database of the one-machine trial: WAL (readers never wait for the
+writer), a busy timeout, foreign keys, and a real BEGIN at the start of every transaction
+(pysqlite would otherwise run SELECTs outside it). SQLite transactions are serializable: one
+whose snapshot went stale before it writes fails with "database is locked", which the app
+answers with 503 database_busy and the station resends; nothing is half-written."""
 
 from flask import Flask
 from sqlalchemy import event
@@ -26,4 +28,4 @@ def configure_sqlite(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN")

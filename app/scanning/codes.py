@@ -26,12 +26,21 @@ def normalise_code(raw: object) -> str:
         raise CodeError(f"The code is longer than {MAX_RAW_LENGTH} characters: scan it again.")
     text = raw.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
-    # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts; a lone
+    # surrogate is a broken character that no label carries.
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs"))
     text = text.strip().upper()
     if not text:
         raise CodeError("Nothing was scanned: scan the code again.")
     return text
+
+
+def printable(raw: object, limit: int = 64) -> str:
+    """Raw input made safe to store and show: no control characters (PostgreSQL text cannot
+    hold NUL), no lone surrogates (not encodable), at most `limit` characters."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    return "".join(ch for ch in text[: limit * 4]
+                   if unicodedata.category(ch) not in ("Cc", "Cs"))[:limit]
 
 
 def matches(pattern: str, code: str) -> bool:

@@ -1,0 +1,55 @@
+"""Background jobs: a page listing one's jobs, a page per job with its progress, and the
+JSON status the page polls."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+import async_handler
+from app.auth.decorators import role_required
+from app.auth.forms import EmptyForm
+from app.extensions import db
+from app.models import Job
+
+bp = Blueprint("jobs", __name__)
+
+
+def visible_job(job_id: int) -> Job | None:
+    """A job its creator, a supervisor or an admin may see."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return None
+    if job.created_by_id != current_user.id and not current_user.has_role("supervisor"):
+        return None
+    return job
+
+
+@bp.get("/jobs")
+@login_required
+def list_jobs():
+    query = select(Job).order_by(Job.id.desc()).limit(100)
+    if not current_user.has_role("supervisor"):
+        query = query.where(Job.created_by_id == current_user.id)
+    return render_template("jobs/list.html", jobs=db.session.scalars(query).all(),
+                           form=EmptyForm())
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required
+def show_job(job_id: int):
+    job = visible_job(job_id)
+    if job is None:
+        return render_template("errors/error.html", status=404, code="job_not_found",
+                               message="There is no such job, or it is not yours.",
+                               request_id=""), 404
+    return render_template("jobs/show.html", job=job)
+
+
+@bp.post("/jobs/verify-bags")
+@role_required("supervisor")
+def start_verify_bags():
+    job = async_handler.enqueue("verify_bags", {}, current_user)
+    db.session.commit()
+    async_handler.wake()
+    flash(f"Check of every parent's count started as job {job.id}.", "info")
+    return redirect(url_for("jobs.show_job", job_id=job.id))
