@@ -89,9 +89,11 @@ def seed_demo_command(username: str | None, parents: int, seed: int):
     child_codes = (code for code in (f"{n:07d}" for n in range(16_000, 10_000_000))
                    if code not in existing)
     linked, open_parents, full_children, refused = 0, [], [], 0
-    for parent_code in parent_codes:
+    for number, parent_code in enumerate(parent_codes):
         parent = run_scan(scan_parent, user, parent_code).parent
         fill = rng.choice([parent.capacity, parent.capacity, rng.randint(1, parent.capacity - 1), 0])
+        if number == len(parent_codes) - 1 and not open_parents:
+            fill = parent.capacity // 2  # always leave one parent being filled
         for _ in range(fill):
             outcome = run_scan(scan_child, user, parent_code, next(child_codes))
             linked += 1
@@ -129,7 +131,34 @@ def check_config_command():
                    f"{report['total']} of {report['usable']} usable")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("work")
+@click.option("--once", is_flag=True, help="Run at most one job, then stop.")
+def jobs_work_command(once: bool):
+    """Run a job runner in this process (instead of, or besides, the gunicorn workers')."""
+    import time
+
+    from flask import current_app
+
+    from async_handler import JobRunner
+
+    runner = JobRunner(current_app._get_current_object(), threads=1)
+    if once:
+        click.echo("ran a job" if runner.run_once() else "no job waiting")
+        return
+    runner.start()
+    click.echo(f"job runner {runner.identity} started; Ctrl+C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        runner.stop()
+
+
 def init_cli(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(check_config_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)

@@ -56,7 +56,7 @@ def env_timezone(name: str, default: str) -> str:
     value = env_str(name, default)
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(
             f"{name} must be an IANA time zone name such as Asia/Kolkata or Europe/Berlin, "
             f"got {value!r}. (If the name is right, install the system tzdata package.)"
@@ -157,6 +157,17 @@ class BaseConfig:
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")
         self.STALE_PARENT_MINUTES = env_int("STALE_PARENT_MINUTES", 30, minimum=1)
 
+        # Background jobs (async_handler.py).
+        self.MAX_CONCURRENT_JOBS = env_int("MAX_CONCURRENT_JOBS", 20, minimum=1)
+        self.JOB_RUNNER_THREADS = env_int("JOB_RUNNER_THREADS", 1, minimum=0)
+        self.JOB_RUNNER_AUTOSTART = env_bool("JOB_RUNNER_AUTOSTART", True)
+        self.JOB_POLL_SECONDS = env_int("JOB_POLL_SECONDS", 2, minimum=1)
+        self.JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+        self.JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60, minimum=2)
+        self.JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+        self.HEAVY_REQUESTS_PER_WORKER = env_int("HEAVY_REQUESTS_PER_WORKER", 2, minimum=1)
+        self.HEAVY_REQUEST_WAIT_SECONDS = env_int("HEAVY_REQUEST_WAIT_SECONDS", 1, minimum=0)
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.REQUEST_LOG = env_bool("REQUEST_LOG", True)
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
@@ -201,6 +212,8 @@ class TestingConfig(BaseConfig):
         self.WTF_CSRF_ENABLED = False
         self.RATELIMIT_ENABLED = False
         self.RATELIMIT_STORAGE_URI = "memory://"
+        # Tests drive the job runner themselves (run_once) or start it explicitly.
+        self.JOB_RUNNER_AUTOSTART = False
         # Cheap hashes keep the suite fast; the parameters stay explicit and testable.
         self.PASSWORD_HASH_TIME_COST = 1
         self.PASSWORD_HASH_MEMORY_KIB = 8

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, UNLINKED,
                         Bag, ScanEvent, User)
 from app.models.types import utcnow
-from app.scanning.codes import CodeError, is_doubled_read, matches, normalise_code
+from app.scanning.codes import CodeError, is_doubled_read, matches, normalise_code, printable
 
 SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_STATION_LENGTH = 64
@@ -70,7 +70,7 @@ def _normalise(raw: object, action: str, what: str) -> str:
     try:
         return normalise_code(raw)
     except CodeError as exc:
-        scanned = raw[:64] if isinstance(raw, str) else repr(raw)[:64]
+        scanned = printable(raw)
         raise ScanError("invalid_code", f"The {what} code was not accepted. {exc}",
                         action=action, scanned=scanned) from None
 
@@ -86,9 +86,9 @@ def _validate_scan_id(scan_id: object, action: str, code: str) -> str | None:
 
 
 def _clean_station(station: object) -> str | None:
-    if not isinstance(station, str) or not station.strip():
+    if not isinstance(station, str):
         return None
-    return station.strip()[:MAX_STATION_LENGTH]
+    return printable(station, MAX_STATION_LENGTH * 2).strip()[:MAX_STATION_LENGTH] or None
 
 
 # --- queries -----------------------------------------------------------------------------
@@ -314,7 +314,8 @@ def _locked_parent_or_error(raw_code: object, action: str) -> Bag:
 
 
 def complete_parent(user: User, raw_code: object, *, force: bool = False,
-                    station: object = None) -> ScanResult:
+                    station: object = None, reason: str | None = None) -> ScanResult:
+    """`reason`: why a supervisor's correction completes it (kept on the scan event)."""
     action = "complete"
     parent = _locked_parent_or_error(raw_code, action)
     if parent.status == COMPLETE:
@@ -326,12 +327,14 @@ def complete_parent(user: User, raw_code: object, *, force: bool = False,
             f"{parent.code} has {parent.child_count} of {parent.capacity} bags. "
             "Confirm to finish it short, or scan the remaining bags.",
             action=action, scanned=parent.code, parent=parent)
+    short = "finished short" if parent.child_count < parent.capacity else None
     _complete(user, parent, "completed", station=_clean_station(station),
-              reason="finished short" if parent.child_count < parent.capacity else None)
+              reason=": ".join(part for part in (short, reason) if part) or None)
     return ScanResult("completed", parent)
 
 
-def reopen_parent(user: User, raw_code: object, *, station: object = None) -> ScanResult:
+def reopen_parent(user: User, raw_code: object, *, station: object = None,
+                  reason: str | None = None) -> ScanResult:
     action = "reopen"
     parent = _locked_parent_or_error(raw_code, action)
     if not user.has_role("supervisor"):
@@ -342,7 +345,7 @@ def reopen_parent(user: User, raw_code: object, *, station: object = None) -> Sc
                         action=action, scanned=parent.code, parent=parent)
     parent.status = OPEN
     _record(user, action, "reopened", parent.code, bag=parent, parent=parent,
-            station=_clean_station(station))
+            station=_clean_station(station), reason=reason)
     return ScanResult("reopened", parent)
 
 
