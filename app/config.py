@@ -9,7 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def instance_dir() -> Path:
+    """Where the one-machine trial keeps its SQLite file and secret key (INSTANCE_DIR)."""
+    path = Path(os.environ.get("INSTANCE_DIR") or PROJECT_ROOT / "instance")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class ConfigError(RuntimeError):
@@ -139,8 +145,10 @@ class BaseConfig:
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_STRATEGY = "moving-window"
-        self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "20 per minute")
-        self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "5 per minute")
+        # Every attempt counts (exact under concurrency). Per address: generous, since a
+        # whole shift may log in from behind one NAT address within a minute.
+        self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "60 per minute")
+        self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "10 per minute")
         self.SCAN_RATE_LIMIT = env_str("SCAN_RATE_LIMIT", "600 per minute")
 
         # argon2id; OWASP's first recommended set is m=19 MiB, t=2. We use more memory.
@@ -187,8 +195,7 @@ class DevelopmentConfig(BaseConfig):
             self.SECRET_KEY = _instance_secret_key()
 
     def default_database_url(self) -> str:
-        INSTANCE_DIR.mkdir(exist_ok=True)
-        return f"sqlite:///{INSTANCE_DIR / 'tracetrack.db'}"
+        return f"sqlite:///{instance_dir() / 'tracetrack.db'}"
 
 
 class TestingConfig(BaseConfig):
@@ -223,8 +230,7 @@ class TestingConfig(BaseConfig):
 def _instance_secret_key() -> str:
     """A per-installation random key for the one-machine trial, kept in instance/ so that
     sessions survive a restart. Production never uses this (ProductionConfig fails fast)."""
-    INSTANCE_DIR.mkdir(exist_ok=True)
-    key_file = INSTANCE_DIR / "secret_key"
+    key_file = instance_dir() / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)

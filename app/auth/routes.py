@@ -17,11 +17,6 @@ def _login_username_key() -> str:
     return "login-user:" + services.normalise_username(request.form.get("username", ""))[:64]
 
 
-def _failed(response) -> bool:
-    """Only failed attempts count, so a crowd logging in at shift start is never throttled."""
-    return response.status_code != 302
-
-
 def _start_page() -> str:
     if current_user.is_authenticated and current_user.has_role("supervisor"):
         return url_for("dashboard.show_dashboard")
@@ -36,9 +31,9 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=get_remote_address, scope="login-ip", deduct_when=_failed)
+               key_func=get_remote_address, scope="login-ip")
 @limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
-               key_func=_login_username_key, scope="login-user", deduct_when=_failed)
+               key_func=_login_username_key, scope="login-user")
 def login():
     form = LoginForm()
     if request.method == "GET":
