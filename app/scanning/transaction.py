@@ -16,6 +16,8 @@ from app.scanning.services import ScanError, ScanResult, record_rejection
 
 def run_scan(service: Callable[..., ScanResult], user: User, *args, station: object = None,
              scanned_at: datetime | None = None, **kwargs) -> ScanResult:
+    if scanned_at is not None:
+        kwargs["scanned_at"] = scanned_at
     try:
         result = service(user, *args, station=station, **kwargs)
         db.session.commit()

@@ -2,9 +2,16 @@
  *
  * Built for a keyboard-wedge scanner: it types the code and presses Enter into the one
  * input, which always takes focus back. Scans are sent one after another, in the order
- * they were read (a child must go to the parent scanned before it). A scan that meets a
- * busy or unreachable server is retried with the same scan_id, so a resend never counts
- * twice. Messages never block the next scan: no alert(), no confirm().
+ * they were read (a child must go to the parent scanned before it). Messages never block
+ * the next scan: no alert(), no confirm().
+ *
+ * Wi-Fi drops: every child scan is first written to a queue in IndexedDB (its scan_id, its
+ * parent, when it was scanned, who scanned it), then sent from there in order. When the
+ * server cannot be reached (offline, timeout, 502, 503, 504) the scan stays queued, the page
+ * shows "N waiting" and goes on accepting scans for the open parent; the queue is sent again
+ * when the connection is back, after a reload, or after the browser restarts. The server's
+ * scan_id handling makes a resend harmless. A scan the server refuses on replay is listed
+ * under "Not saved" with the reason, never dropped silently.
  */
 (function () {
   "use strict";
@@ -31,7 +38,11 @@
   var confirmNo = document.getElementById("confirm-finish-no");
   var overlay = document.getElementById("flash-overlay");
   var pendingNote = document.getElementById("pending-note");
+  var myScansEl = document.getElementById("my-scans-today");
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var waitingEl = document.getElementById("waiting");
+  var refusedCard = document.getElementById("refused-card");
+  var refusedList = document.getElementById("refused-list");
 
   var config = {
     apiBase: root.dataset.apiBase,
@@ -39,6 +50,7 @@
     loginUrl: root.dataset.loginUrl,
     parentPattern: new RegExp(root.dataset.parentPattern),
     idleMs: parseInt(root.dataset.idleSeconds, 10) * 1000,
+    user: root.dataset.user,
     timeoutMs: 10000,
     retries: 5
   };
@@ -131,9 +143,10 @@
     codes.forEach(function (code) { childrenList.appendChild(childItem(code)); });
   }
 
-  function childItem(code) {
+  function childItem(code, waiting) {
     var item = document.createElement("li");
-    item.className = "list-group-item py-1 font-monospace";
+    item.className = "list-group-item py-1 font-monospace" + (waiting ? " waiting-item" : "");
+    item.dataset.code = code;
     item.textContent = code;
     return item;
   }
@@ -248,6 +261,206 @@
     return tryOnce();
   }
 
+  // ---- the durable queue (IndexedDB) ----------------------------------------------------
+  var DB_NAME = "tracetrack-station";
+  var dbPromise = null;
+
+  function openDb() {
+    if (!dbPromise) {
+      dbPromise = new Promise(function (resolve, reject) {
+        var request = window.indexedDB.open(DB_NAME, 1);
+        request.onupgradeneeded = function () {
+          var store = request.result.createObjectStore("queue", { keyPath: "scan_id" });
+          store.createIndex("seq", "seq");
+          request.result.createObjectStore("refused", { keyPath: "scan_id" });
+        };
+        request.onsuccess = function () { resolve(request.result); };
+        request.onerror = function () { reject(request.error); };
+      });
+    }
+    return dbPromise;
+  }
+
+  function tx(storeName, mode, work) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var transaction = db.transaction(storeName, mode);
+        var result = work(transaction.objectStore(storeName));
+        transaction.oncomplete = function () { resolve(result && "result" in result ? result.result : result); };
+        transaction.onerror = function () { reject(transaction.error); };
+        transaction.onabort = function () { reject(transaction.error); };
+      });
+    });
+  }
+
+  function mine(items) {
+    return items.filter(function (item) { return item.user === config.user; });
+  }
+
+  function queued() {
+    return tx("queue", "readonly", function (store) { return store.index("seq").getAll(); }).then(mine);
+  }
+
+  function addToQueue(item) { return tx("queue", "readwrite", function (store) { store.put(item); }); }
+  function removeFromQueue(scanId) { return tx("queue", "readwrite", function (store) { store.delete(scanId); }); }
+  function addRefused(item) { return tx("refused", "readwrite", function (store) { store.put(item); }); }
+  function removeRefused(scanId) { return tx("refused", "readwrite", function (store) { store.delete(scanId); }); }
+  function refusedItems() { return tx("refused", "readonly", function (store) { return store.getAll(); }).then(mine); }
+
+  var seq = Date.now() * 1000;
+  var draining = false;
+  var retryTimer = null;
+  var retryDelay = 2000;
+  var sessionLost = false;
+  var RECENT_MS = 15000;  // a result this soon after the scan gets the full sound and message
+
+  function recent(item) { return Date.now() - Date.parse(item.scanned_at) < RECENT_MS; }
+
+  function showWaiting() {
+    return queued().then(function (items) {
+      var count = items.length;
+      waitingEl.textContent = count ? count + " waiting" + (sessionLost ? ": log in again to send them" : navigator.onLine ? "" : " (offline)") : "";
+      waitingEl.classList.toggle("d-none", count === 0);
+      try { window.localStorage.setItem("tracetrack.waiting", String(count)); } catch (e) { /* private mode */ }
+      return count;
+    });
+  }
+
+  function renderRefused() {
+    return refusedItems().then(function (items) {
+      refusedList.textContent = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        li.className = "list-group-item py-1 d-flex justify-content-between gap-2 align-items-start";
+        var text = document.createElement("span");
+        text.textContent = item.code + " \u2192 " + item.parent + ": " + item.reason;
+        var dismiss = document.createElement("button");
+        dismiss.type = "button";
+        dismiss.className = "btn btn-sm btn-outline-secondary";
+        dismiss.textContent = "Dealt with";
+        dismiss.addEventListener("click", function () { removeRefused(item.scan_id).then(renderRefused).then(refocus); });
+        li.appendChild(text);
+        li.appendChild(dismiss);
+        refusedList.appendChild(li);
+      });
+      refusedCard.classList.toggle("d-none", items.length === 0);
+    });
+  }
+
+  function scheduleRetry() {
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(function () { retryTimer = null; drain(); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  // Queued scans of the open parent appear in its list, marked as not yet sent; a scan that
+  // had to wait is answered quietly when it gets through, and listed if it is refused.
+  function markWaiting(items) {
+    var saves = items.filter(function (item) { return !item.waited; }).map(function (item) {
+      item.waited = true;
+      return addToQueue(item);
+    });
+    items.forEach(function (item) {
+      if (parent && item.parent === parent.code && !childrenList.querySelector('[data-code="' + item.code + '"]')) {
+        childrenList.insertBefore(childItem(item.code, true), childrenList.firstChild);
+      }
+    });
+    return Promise.all(saves).then(showWaiting);
+  }
+
+  // Send the queue, oldest first, one at a time; stop at the first scan that cannot get
+  // through, and try again later. Each scan goes to the parent it was scanned for.
+  function drain() {
+    if (draining || sessionLost) { return Promise.resolve(); }
+    draining = true;
+    function next() {
+      return queued().then(function (items) {
+        if (!items.length) { retryDelay = 2000; return null; }
+        var item = items[0];
+        var live = recent(item) && !item.waited;
+        return send("/scans/child", { parent: item.parent, code: item.code, scan_id: item.scan_id, scanned_at: item.scanned_at })
+          .then(function (answer) { return renewIfNeeded(answer, item); })
+          .then(function (answer) {
+            var error = answer.body && answer.body.error;
+            if (answer.status >= 200 && answer.status < 300) {
+              return removeFromQueue(item.scan_id).then(function () {
+                if (live) { handleSuccess(answer); } else { quietSuccess(answer); }
+                return next();
+              });
+            }
+            if (answer.status === 401) {
+              sessionLost = true;
+              say("error", "Your session has ended. Log in again: the waiting scans are kept and will be sent after.");
+              play("error");
+              showLoginLink();
+              return null;
+            }
+            if (answer.status === 0 || answer.status === 502 || answer.status === 503 || answer.status === 504 || (answer.status === 400 && error && error.code === "csrf_failed")) {
+              scheduleRetry();
+              return markWaiting(items).then(function (count) {
+                if (live) {
+                  say("duplicate", "The server cannot be reached: " + count + " scan" + (count === 1 ? " is" : "s are") + " saved on this device and will be sent when it answers. Keep scanning.");
+                  play("duplicate");
+                }
+                return null;
+              });
+            }
+            // Refused (409, 404, 422, 429...): listed for the worker with the reason.
+            return removeFromQueue(item.scan_id).then(function () {
+              if (live) {
+                handleFailure(answer, item.code);
+                return next();
+              }
+              say("error", item.code + " was refused when it was sent: see \u201cNot saved\u201d.");
+              return addRefused({ scan_id: item.scan_id, code: item.code, parent: item.parent, user: item.user,
+                                  reason: error ? error.message : "Refused (" + answer.status + ")", at: new Date().toISOString() })
+                .then(function () { play("error"); logResult("error", item.code + " not saved: " + (error ? error.message : answer.status)); })
+                .then(renderRefused).then(next);
+            });
+          });
+      });
+    }
+    return next().catch(function () { scheduleRetry(); }).then(function () {
+      draining = false;
+      return showWaiting();
+    });
+  }
+
+  function renewIfNeeded(answer, item) {
+    var error = answer.body && answer.body.error;
+    if (answer.status === 400 && error && error.code === "csrf_failed") {
+      return renewCsrfToken().then(function () {
+        return send("/scans/child", { parent: item.parent, code: item.code, scan_id: item.scan_id, scanned_at: item.scanned_at });
+      }, function () { return answer; });
+    }
+    return Promise.resolve(answer);
+  }
+
+  // A scan sent from the queue after an outage: the worker has moved on, so no loud message.
+  function quietSuccess(answer) {
+    var p = answer.body.parent;
+    var child = answer.body.child ? answer.body.child.code : "";
+    if (parent && p.code === parent.code) {
+      updateCounts(p);
+      markSent(child);
+    }
+    logResult("ok", child + " sent to " + p.code + " (" + answer.body.result.replace("_", " ") + ")");
+  }
+
+  function markSent(code) {
+    Array.prototype.slice.call(childrenList.children).forEach(function (item) {
+      if (item.dataset.code === code) { item.classList.remove("waiting-item"); }
+    });
+  }
+
+  function showLoginLink() {
+    var link = document.createElement("a");
+    link.href = config.loginUrl;
+    link.className = "btn btn-sm btn-warning ms-2";
+    link.textContent = "Log in";
+    messageEl.appendChild(link);
+  }
+
   // ---- results --------------------------------------------------------------------------
   function handleFailure(answer, code) {
     var error = answer.body && answer.body.error;
@@ -297,7 +510,13 @@
         break;
       case "linked":
       case "replayed":
-        if (parent && p.code === parent.code && child) { childrenList.insertBefore(childItem(child), childrenList.firstChild); }
+        if (body.result === "linked" && myScansEl) {  // "My scans today" counts new links only
+          myScansEl.textContent = String((parseInt(myScansEl.textContent, 10) || 0) + 1);
+        }
+        if (parent && p.code === parent.code && child) {
+          markSent(child);
+          if (!childrenList.querySelector('[data-code="' + child + '"]')) { childrenList.insertBefore(childItem(child), childrenList.firstChild); }
+        }
         updateCounts(p);
         if (p.status === "complete") {
           say("complete", p.code + " is complete with " + p.child_count + " bags. Scan the next parent.");
@@ -350,8 +569,20 @@
     if (asParent) {
       return post("/scans/parent", { code: raw }).then(settle(code));
     }
-    var body = { parent: parent.code, code: raw, scan_id: newScanId(), scanned_at: new Date().toISOString() };
-    return post("/scans/child", body).then(settle(code));
+    // Durable first, then sent: a reload, a crash or a dropped connection loses nothing.
+    var item = { scan_id: newScanId(), parent: parent.code, code: code, user: config.user,
+                 scanned_at: new Date().toISOString(), seq: seq++ };
+    return addToQueue(item).then(function () {
+      if (!navigator.onLine || retryTimer !== null || sessionLost) {
+        // Known to be cut off: keep it and go on, without waiting for a time-out per scan.
+        return queued().then(markWaiting).then(function (count) {
+          say("duplicate", code + " saved on this device; " + count + " waiting. They will be sent when the connection is back.");
+          play("duplicate");
+          logResult("duplicate", code + " waiting to be sent");
+        });
+      }
+      return drain();
+    });
   }
 
   function undoLast() {
@@ -435,7 +666,19 @@
   window.addEventListener("focus", refocus);
   document.addEventListener("keydown", function () { audioContext(); }, { once: true });
 
+  window.addEventListener("online", function () {
+    window.clearTimeout(retryTimer);
+    retryTimer = null;
+    retryDelay = 2000;
+    showWaiting().then(drain);
+  });
+  window.addEventListener("offline", showWaiting);
+
   renderParent();
   refocus();
   resetIdle();
+  if (window.indexedDB) {
+    renderRefused();
+    showWaiting().then(function (count) { if (count && navigator.onLine) { drain(); } });
+  }
 })();
