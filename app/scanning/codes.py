@@ -24,11 +24,14 @@ def normalise_code(raw: object) -> str:
         raise CodeError("A code must be text, as the scanner types it.")
     if len(raw) > MAX_RAW_LENGTH:
         raise CodeError(f"The code is longer than {MAX_RAW_LENGTH} characters: scan it again.")
+    if any(unicodedata.category(ch) == "Cs" for ch in raw):
+        # A lone surrogate is a broken character no label carries: dropping it could turn
+        # the read into another real code, so the scan is refused.
+        raise CodeError("The code has a broken character in it: scan it again.")
     text = raw.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
-    # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts; a lone
-    # surrogate is a broken character that no label carries.
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs"))
+    # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
     text = text.strip().upper()
     if not text:
         raise CodeError("Nothing was scanned: scan the code again.")
