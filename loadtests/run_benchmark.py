@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""One benchmark command: fresh PostgreSQL database, migrate, seed, create the run's users,
+start gunicorn with gunicorn.conf.py, drive a load, print a table per endpoint, write the
+results as JSON, check the data, and stop everything it started.
+
+    .venv/bin/python loadtests/run_benchmark.py --profile shift   # 250 human-paced users
+    .venv/bin/python loadtests/run_benchmark.py --profile max     # no waits: capacity
+    options: --duration SECONDS --users N --seed-bags N --database-url URL --keep-database
+
+Exit status 1 when a data check or a target fails. Everything runs on this machine
+(loopback); every load is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+RESULTS = ROOT / "loadtests" / "results"
+TARGETS = {
+    "shift": {"failures": 0, "scan_p95_ms": 100, "page_p95_ms": 300, "memory_mb": 600},
+    "max": {"failures": 0, "scans_per_s": 400, "memory_mb": 600},
+}
+SCAN_ENDPOINTS = ("/api/v1/scans/child", "/api/v1/scans/parent", "/api/v1/scans/undo",
+                  "/api/v1/scans/child [conflict]", "/api/v1/parents/[code]/complete")
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_tools(need_wrk: bool) -> None:
+    if not (VENV_BIN / "locust").exists():
+        log("installing loadtests/requirements.txt (locust) into .venv")
+        subprocess.run([VENV_BIN / "python", "-m", "pip", "install", "--quiet", "-r",
+                        ROOT / "loadtests" / "requirements.txt"], check=True)
+    if need_wrk and not shutil.which("wrk"):
+        sys.exit("wrk is needed for --profile max: apt-get install wrk (or use --tool locust)")
+
+
+def psql(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+class Server:
+    """gunicorn with gunicorn.conf.py on a free loopback port, plus a memory sampler."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.port = free_port()
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = None
+        self.peak_rss = 0
+        self.samples = []
+        self._stop = threading.Event()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [VENV_BIN / "gunicorn", "-c", "gunicorn.conf.py", "main:app"], cwd=ROOT,
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"gunicorn exited; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(self.base + "/health/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            sys.exit("gunicorn did not become ready in 60 s")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        master = psutil.Process(self.process.pid)
+        while not self._stop.wait(0.5):
+            try:
+                processes = [master, *master.children()]
+                total = sum(p.memory_info().rss for p in processes)
+            except psutil.Error:
+                continue
+            self.samples.append(total)
+            self.peak_rss = max(self.peak_rss, total)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+def flask(env: dict, *args: str, stdin: str | None = None) -> None:
+    subprocess.run([VENV_BIN / "flask", "--app", "main", *args], cwd=ROOT, env=env, check=True,
+                   input=stdin, text=True, stdout=subprocess.DEVNULL)
+
+
+def create_users(env: dict, counts: dict, path: Path) -> None:
+    users = {}
+    for role, count in counts.items():
+        users[role] = []
+        for number in range(1, count + 1):
+            username, password = f"load-{role}-{number:03d}", secrets.token_urlsafe(16)
+            flask(env, "users", "create", username, "--role", role, "--password-stdin",
+                  stdin=password + "\n")
+            users[role].append([username, password])
+    path.write_text(json.dumps(users))
+    path.chmod(0o600)
+
+
+def run_locust(base: str, classes: list[str], users: int, duration: int, work: Path,
+               env: dict) -> list[dict]:
+    prefix = work / "locust"
+    spawn_rate = max(5, users // 20)
+    command = [VENV_BIN / "locust", "-f", ROOT / "loadtests" / "locustfile.py", "--headless",
+               "-H", base, "-u", str(users), "-r", str(spawn_rate), "-t", f"{duration}s",
+               "--csv", prefix, "--only-summary", "--stop-timeout", "10", *classes]
+    log(f"locust: {users} users ({', '.join(classes)}) for {duration} s")
+    subprocess.run(command, cwd=ROOT, env=env, timeout=duration + 120,
+                   stdout=subprocess.DEVNULL, stderr=open(work / "locust.log", "w"))  # noqa: SIM115
+    rows = []
+    with open(f"{prefix}_stats.csv") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({
+                "method": row["Type"], "name": row["Name"],
+                "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+                "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"] or 0),
+                "p95_ms": float(row["95%"] or 0), "p99_ms": float(row["99%"] or 0),
+            })
+    return rows
+
+
+WRK_SCRIPT = """
+local counter = 0
+local parents = tonumber(os.getenv("WRK_PARENTS"))
+local run = os.getenv("WRK_RUN")
+request = function()
+  counter = counter + 1
+  local parent = string.format("M444-%05d", math.random(1, parents))
+  local code = string.format("W%s%s%07d", run, tostring(math.random(100, 999)), counter)
+  local body = '{"parent":"' .. parent .. '","code":"' .. code .. '"}'
+  return wrk.format("POST", "/api/v1/scans/child", nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"non2xx\\":%d,\\"socket_errors\\":%d,\\"p50_ms\\":%.2f,\\"p95_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def login_cookie(base: str, username: str, password: str) -> tuple[str, str]:
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    token_re = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+    token = token_re.search(opener.open(base + "/login").read().decode()).group(1)
+    opener.open(base + "/login", data=urllib.parse.urlencode(
+        {"username": username, "password": password, "csrf_token": token}).encode())
+    token = token_re.search(opener.open(base + "/scan").read().decode()).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return cookie, token
+
+
+def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
+            db_url: str) -> list[dict]:
+    """Child scans into pre-created open parents, as fast as the server answers."""
+    import psycopg
+
+    parents = 20000
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        user_id = conn.execute("SELECT id FROM users WHERE username = %s",
+                               (users["staff"][0][0],)).fetchone()[0]
+        with conn.cursor().copy("COPY bags (code, kind, status, capacity, child_count, created_at,"
+                                " created_by_id) FROM STDIN") as copy:
+            now = datetime.now(UTC)
+            for number in range(1, parents + 1):
+                copy.write_row((f"M444-{number:05d}", "parent", "open", 30, 0, now, user_id))
+    cookie, token = login_cookie(base, *users["staff"][0])
+    script = work / "scan.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {**os.environ, "WRK_PARENTS": str(parents), "WRK_RUN": secrets.token_hex(2).upper()}
+    headers = ["-H", f"Cookie: {cookie}", "-H", f"X-CSRFToken: {token}",
+               "-H", "Content-Type: application/json"]
+    log(f"wrk: {connections} connections, 5 s warm-up then {duration} s")
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d5s", "-s", script, *headers, base],
+                   env=env, capture_output=True, timeout=60)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+                          "-s", script, *headers, base], env=env, capture_output=True, text=True,
+                         timeout=duration + 60).stdout
+    line = next(line for line in out.splitlines() if line.startswith("JSON "))
+    stats = json.loads(line[5:])
+    seconds = stats["duration_us"] / 1e6
+    return [{"method": "POST", "name": "/api/v1/scans/child (wrk)", "requests": stats["requests"],
+             "failures": stats["non2xx"] + stats["socket_errors"],
+             "rps": round(stats["requests"] / seconds, 1), "p50_ms": stats["p50_ms"],
+             "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"]}]
+
+
+def check_data(db_url: str, acks_path: Path | None) -> dict:
+    """Every acknowledged scan in the database exactly once; counts and invariants hold."""
+    import psycopg
+
+    acked, undone = {}, set()
+    if acks_path and acks_path.exists():
+        for line in acks_path.read_text().splitlines():
+            entry = json.loads(line)
+            if "undone" in entry:
+                undone.add(entry["undone"])
+            else:
+                acked[entry["scan_id"]] = (entry["code"], entry["parent"])
+    problems = []
+    with psycopg.connect(db_url) as conn:
+        found = conn.execute("SELECT count(*) FROM scan_events WHERE scan_id = ANY(%s)"
+                             " AND result = 'linked'", (list(acked),)).fetchone()[0]
+        if found != len(acked):
+            problems.append(f"{len(acked)} acknowledged scans, {found} in scan_events")
+        conn.execute("CREATE TEMP TABLE expected (code text, parent text)")
+        with conn.cursor().copy("COPY expected FROM STDIN") as copy:
+            for code, parent in acked.values():
+                if code not in undone:
+                    copy.write_row((code, parent))
+        misplaced = conn.execute(
+            "SELECT count(*) FROM expected e LEFT JOIN bags c ON c.code = e.code"
+            " LEFT JOIN bags p ON p.id = c.parent_id WHERE p.code IS DISTINCT FROM e.parent"
+        ).fetchone()[0]
+        if misplaced:
+            problems.append(f"{misplaced} acknowledged children are not in their parent")
+        counts = conn.execute(
+            "SELECT count(*) FROM bags p WHERE p.kind = 'parent' AND (p.child_count <>"
+            " (SELECT count(*) FROM bags c WHERE c.parent_id = p.id) OR p.child_count > p.capacity)"
+        ).fetchone()[0]
+        if counts:
+            problems.append(f"{counts} parents whose child_count is wrong or over capacity")
+        wrong_parent = conn.execute(
+            "SELECT count(*) FROM bags c JOIN bags p ON p.id = c.parent_id"
+            " WHERE c.kind <> 'child' OR p.kind <> 'parent'").fetchone()[0]
+        if wrong_parent:
+            problems.append(f"{wrong_parent} links that are not child -> parent")
+        totals = conn.execute(
+            "SELECT (SELECT count(*) FROM bags WHERE kind = 'parent'),"
+            " (SELECT count(*) FROM bags WHERE kind = 'child'),"
+            " (SELECT count(*) FROM scan_events)").fetchone()
+    return {"acknowledged_scans": len(acked), "undone": len(undone), "found": found,
+            "parents": totals[0], "children": totals[1], "scan_events": totals[2],
+            "problems": problems}
+
+
+def print_table(rows: list[dict]) -> str:
+    lines = ["| endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| {row['method']} {row['name']} | {row['requests']} | {row['failures']} |"
+                     f" {row['rps']:.1f} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} |"
+                     f" {row['p99_ms']:.0f} |")
+    table = "\n".join(lines)
+    print(table, flush=True)
+    return table
+
+
+def evaluate(profile: str, rows: list[dict], peak_mb: float, data: dict) -> list[str]:
+    targets, failed = TARGETS[profile], []
+    endpoints = [row for row in rows if row["name"] != "Aggregated"]
+    failures = sum(row["failures"] for row in endpoints)
+    if failures > targets["failures"]:
+        failed.append(f"{failures} failed requests")
+    if peak_mb > targets["memory_mb"]:
+        failed.append(f"peak memory {peak_mb:.0f} MB > {targets['memory_mb']} MB")
+    if profile == "shift":
+        for row in endpoints:
+            is_scan = row["name"] in SCAN_ENDPOINTS
+            limit = targets["scan_p95_ms"] if is_scan else targets["page_p95_ms"]
+            if row["name"].startswith("/login"):
+                continue  # logging in happens once per user, at ramp-up; reported, not a target
+            if row["p95_ms"] > limit:
+                failed.append(f"{row['name']} p95 {row['p95_ms']:.0f} ms > {limit} ms")
+    else:
+        scans = next(row for row in endpoints if row["name"].startswith("/api/v1/scans/child"))
+        if scans["rps"] < targets["scans_per_s"]:
+            failed.append(f"{scans['rps']:.0f} child scans/s < {targets['scans_per_s']}")
+    failed.extend(data["problems"])
+    return failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=("shift", "max"), default="shift")
+    parser.add_argument("--users", type=int, default=None,
+                        help="shift: concurrent users (250); max: wrk connections (16)")
+    parser.add_argument("--duration", type=int, default=None, help="seconds (shift 180, max 30)")
+    parser.add_argument("--seed-bags", type=int, default=0, help="bags seeded before the run")
+    parser.add_argument("--tool", choices=("wrk", "locust"), default="wrk",
+                        help="load tool of the max profile")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432"))
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--keep-database", action="store_true")
+    args = parser.parse_args()
+    users = args.users or (250 if args.profile == "shift" else 16)
+    duration = args.duration or (180 if args.profile == "shift" else 30)
+    use_wrk = args.profile == "max" and args.tool == "wrk"
+    ensure_tools(use_wrk)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    database = f"tt_bench_{stamp.lower()}"
+    admin_url = args.database_url.rstrip("/") + "/postgres"
+    db_url = args.database_url.rstrip("/") + "/" + database
+    work = Path(tempfile.mkdtemp(prefix="tracetrack-bench-"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log(f"database {database}; work files in {work}")
+    psql(admin_url, f'CREATE DATABASE "{database}"')
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": db_url,
+           "SECRET_KEY": secrets.token_hex(32), "RATELIMIT_STORAGE_URI": args.redis_url,
+           "SESSION_COOKIE_SECURE": "0", "REQUEST_LOG": "0", "GUNICORN_ACCESSLOG": "",
+           # The whole load logs in from one address, and the max profile scans far faster
+           # than any person: the limits are raised for the run (and reported).
+           "LOGIN_RATE_LIMIT": "100000 per minute", "LOGIN_USERNAME_RATE_LIMIT": "1000 per minute",
+           "SCAN_RATE_LIMIT": "600 per minute" if args.profile == "shift" else "1000000 per minute"}
+    server = None
+    try:
+        flask(env, "db", "upgrade")
+        if args.seed_bags:
+            log(f"seeding {args.seed_bags} bags")
+            started = time.monotonic()
+            flask(env, "seed-bags", str(args.seed_bags))
+            log(f"seeded in {time.monotonic() - started:.0f} s")
+        counts = ({"staff": 230, "supervisor": 15, "admin": 5} if args.profile == "shift"
+                  else {"staff": max(1, users)})
+        create_users(env, counts, work / "users.json")
+        server = Server(env, work / "gunicorn.log")
+        server.start()
+        acks = work / "acks.jsonl"
+        load_env = {**os.environ, "LOADTEST_USERS": str(work / "users.json"),
+                    "LOADTEST_ACKS": str(acks), "LOADTEST_RUN": secrets.token_hex(2).upper()}
+        if args.profile == "shift":
+            rows = run_locust(server.base, ["StaffUser", "SupervisorUser", "AdminUser"], users,
+                              duration, work, load_env)
+        elif use_wrk:
+            rows = run_wrk(server.base, json.loads((work / "users.json").read_text()), duration,
+                           users, work, db_url)
+            acks = None
+        else:
+            rows = run_locust(server.base, ["BlastUser"], users, duration, work, load_env)
+        server.stop()
+        peak_mb = server.peak_rss / 2**20
+        data = check_data(db_url, acks)
+    finally:
+        if server:
+            server.stop()
+        if not args.keep_database:
+            psql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print_table(rows)
+    failed = evaluate(args.profile, rows, peak_mb, data)
+    result = {"profile": args.profile, "date": stamp, "users": users, "duration_s": duration,
+              "seed_bags": args.seed_bags, "tool": "wrk" if use_wrk else "locust",
+              "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
+              "endpoints": rows, "peak_memory_mb": round(peak_mb, 1), "data": data,
+              "targets": TARGETS[args.profile], "failed": failed}
+    out = RESULTS / f"{args.profile}-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\npeak memory (master + workers): {peak_mb:.0f} MB")
+    print(f"data: {json.dumps(data)}")
+    print(f"results: {out}")
+    print("targets: " + ("all met" if not failed else "MISSED: " + "; ".join(failed)))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
