@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from app.auth.passwords import verify_password
-from app.auth.services import find_user
 from app.extensions import db
 from app.models import Bag, ScanEvent, User
 from conftest import PASSWORD
