@@ -3,7 +3,14 @@ Append-only; written in the same transaction as the change it describes."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
 from flask import has_request_context, request
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import AuditEvent, User
@@ -23,3 +30,81 @@ def record_audit(actor: User | None, action: str, target_type: str, target: str,
     )
     db.session.add(event)
     return event
+
+
+# --- reading the trail (the /audit page) ------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+class AuditQueryError(ValueError):
+    """A filter or cursor that cannot be read; the message says what to do."""
+
+
+@dataclass
+class AuditRow:
+    event: AuditEvent
+    actor: str | None  # the actor's username; None for the system (CLI, migrations)
+
+
+@dataclass
+class AuditPage:
+    events: list[AuditRow]
+    next_cursor: str | None
+
+
+def encode_cursor(event: AuditEvent) -> str:
+    raw = f"{event.created_at.isoformat()}|{event.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, event_id = raw.partition("|")
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None or not event_id.isdigit():
+            raise ValueError(raw)
+        return created_at, int(event_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise AuditQueryError("This page address is damaged. Start again from the first "
+                              "page of the audit log.") from None
+
+
+def list_audit_events(*, actor: str | None = None, action: str | None = None,
+                      target_type: str | None = None, target: str | None = None,
+                      date_from: date | None = None, date_to: date | None = None,
+                      cursor: str | None = None, limit: int = AUDIT_PAGE_SIZE) -> AuditPage:
+    """Newest first, keyset-paginated on (created_at, id): a page deep in a long trail
+    costs the same as the first, and new events never shift the pages already seen.
+    `actor` is a username; `action` matches as a prefix ("user." finds every user change);
+    `target` matches whole, without regard to case; dates are UTC days, both inclusive."""
+    actor_user = aliased(User)
+    query = (select(AuditEvent, actor_user.username)
+             .outerjoin(actor_user, actor_user.id == AuditEvent.actor_id)
+             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()))
+    if actor:
+        query = query.where(actor_user.username == actor.strip().lower())
+    if action:
+        query = query.where(AuditEvent.action.startswith(action.strip(), autoescape=True))
+    if target_type:
+        query = query.where(AuditEvent.target_type == target_type)
+    if target:
+        query = query.where(func.lower(AuditEvent.target) == target.strip().lower())
+    if date_from:
+        query = query.where(AuditEvent.created_at >= _day_start(date_from))
+    if date_to:
+        query = query.where(AuditEvent.created_at < _day_start(date_to + timedelta(days=1)))
+    if cursor:
+        created_at, event_id = decode_cursor(cursor)
+        query = query.where(or_(AuditEvent.created_at < created_at,
+                                and_(AuditEvent.created_at == created_at,
+                                     AuditEvent.id < event_id)))
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    events = [AuditRow(event, username) for event, username in rows[:limit]]
+    next_cursor = encode_cursor(events[-1].event) if len(rows) > limit else None
+    return AuditPage(events, next_cursor)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

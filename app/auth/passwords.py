@@ -3,6 +3,7 @@ The password policy: at least 8 characters, long passphrases welcome, common one
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from importlib import resources
 
@@ -73,3 +74,18 @@ def password_problem(password: str, username: str = "") -> str | None:
     if username and username.lower() in lowered:
         return "The password must not contain the username. Choose another."
     return None
+
+
+# No look-alikes (0/o, 1/l/i): the admin reads the password out or copies it by hand.
+GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def generate_password(username: str = "", groups: int = 4, group_length: int = 5) -> str:
+    """A random password from the secrets module (about 99 bits in the default shape), in
+    dash-separated groups that are easy to type; it always passes password_problem()."""
+    while True:
+        password = "-".join(
+            "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(group_length))
+            for _ in range(groups))
+        if password_problem(password, username) is None:
+            return password
