@@ -114,6 +114,7 @@
       });
     }
     if (navigator.vibrate) { navigator.vibrate(VIBRATION[kind]); }
+    root.dataset.lastTone = kind;  // which sound and colour the last result had
     overlay.className = "flash-overlay flash-" + kind;
     window.setTimeout(function () { overlay.className = "flash-overlay"; }, 380);
   }
