@@ -108,8 +108,13 @@ def _lock_parent(code: str) -> Bag | None:
     return db.session.scalar(stmt)
 
 
+# One alias for the whole process: a fresh alias per call would make SQLAlchemy build a new
+# cache key and compile the statement again on every scan.
+_PARENT_BAG = aliased(Bag, name="parent_bag")
+
+
 def _bag_with_parent_code(code: str) -> tuple[Bag | None, str | None]:
-    parent = aliased(Bag)
+    parent = _PARENT_BAG
     stmt = (select(Bag, parent.code).outerjoin(parent, Bag.parent_id == parent.id)
             .where(Bag.code == code).execution_options(populate_existing=True))
     row = db.session.execute(stmt).first()
