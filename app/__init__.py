@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from app.scanning.routes import bp as scanning_bp
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
+    from app.imports.routes import bp as imports_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
@@ -77,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lookup_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -147,6 +147,15 @@ class BaseConfig:
         # Two counters per key instead of a list of timestamps: as smooth as a moving window at
         # a fraction of the Redis work per request (every scan passes the limiter).
         self.RATELIMIT_STRATEGY = env_str("RATELIMIT_STRATEGY", "sliding-window-counter")
+        # Redis down: the limiter lets requests through and logs it, so scanning goes on;
+        # the login view then refuses (fails closed: docs/SECURITY.md). Short socket timeouts
+        # keep an unreachable Redis from holding a request for long.
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        storage_timeout = env_int("RATELIMIT_STORAGE_TIMEOUT", 1, minimum=1)
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": storage_timeout,
+                                          "socket_timeout": storage_timeout}
+        # Keys in Redis start with this: deployments (or test runs) can share one Redis.
+        self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "tracetrack")
         # Every attempt counts (exact under concurrency). Per address: generous, since a
         # whole shift may log in from behind one NAT address within a minute.
         self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "60 per minute")

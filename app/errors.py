@@ -9,7 +9,7 @@ import time
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -109,6 +109,19 @@ def handle_database_error(exc: Exception):
                           headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
 
 
+def handle_data_error(exc: Exception):
+    """Input the database cannot store (a NUL character in text on PostgreSQL, a value too
+    long or out of range) that no check caught earlier: the request's fault, not a 500."""
+    db.session.rollback()
+    _forget_user()
+    current_app.logger.warning("refused input the database cannot store [%s]: %s",
+                               current_request_id(), getattr(exc, "orig", exc))
+    return error_response(
+        400, "invalid_input",
+        "Something in the request cannot be stored (a NUL character, or a value too long or "
+        "out of range). Check what was sent and try again.")
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
@@ -123,6 +136,7 @@ def init_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(InterfaceError, handle_database_error)
     app.register_error_handler(PoolTimeoutError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -17,7 +17,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def init_security(app: Flask) -> None:
-    app.before_request(assign_request_id)
+    # First of all before_request hooks: CSRFProtect's check (registered earlier, with the
+    # extensions) may refuse the request, and that answer needs its request id too.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
     app.after_request(set_security_headers)
 
 

@@ -185,7 +185,10 @@ def phases(targets: dict) -> list[tuple[str, callable]]:
 # --- measuring -----------------------------------------------------------------------------
 
 def measure(port: int, cookies: dict, label: str, make_path, requests: int,
-            concurrency: int, tag: str, seed: int) -> dict:
+            concurrency: int, tag: str, seed: int, rate: float = 0) -> dict:
+    """`requests` GETs from `concurrency` threads; at `rate` requests per second in all
+    (an open, paced load, as people looking bags up make it), or as fast as the server
+    answers when rate is 0 (a closed loop: the saturation throughput)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -200,6 +203,10 @@ def measure(port: int, cookies: dict, label: str, make_path, requests: int,
                 index = next(counter, None)
             if index is None:
                 return
+            if rate:
+                delay = start_at + index / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
             path = make_path(rng)
             started = time.perf_counter()
             status, _ = session.request("GET", path, headers={
@@ -209,7 +216,7 @@ def measure(port: int, cookies: dict, label: str, make_path, requests: int,
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
 
-    started = time.perf_counter()
+    started = start_at = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
     for thread in threads:
         thread.start()
@@ -244,6 +251,10 @@ def server_times(log_path: Path) -> dict[str, list[float]]:
     return times
 
 
+def _load(values) -> str:
+    return " ".join(f"{value:.2f}" for value in values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bags", type=int, default=1_000_000)
@@ -252,7 +263,9 @@ def main() -> None:
                         help="a maintenance database on the same server (to create the bench one)")
     parser.add_argument("--requests", type=int, default=1000, help="measured requests per phase")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests per phase")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--rate", type=float, default=100,
+                        help="requests per second (0: as fast as answered, the saturation run)")
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -268,7 +281,7 @@ def main() -> None:
            "RATELIMIT_ENABLED": "0", "LOG_LEVEL": "INFO"}
     rng = random.Random(args.seed)
     report = {"bags": args.bags, "cpus": os.cpu_count(), "requests": args.requests,
-              "concurrency": args.concurrency}
+              "concurrency": args.concurrency, "rate": args.rate}
 
     if not args.skip_seed:
         print(f"fresh database {args.database}", flush=True)
@@ -280,7 +293,9 @@ def main() -> None:
         started = time.monotonic()
         output = flask(env, "seed-bags", str(args.bags))
         report["seed_seconds"] = round(time.monotonic() - started, 1)
-        print(output.strip().splitlines()[-1], f"(command: {report['seed_seconds']} s)",
+        report["seed_output"] = next(line for line in output.splitlines()
+                                     if line.startswith("Seeded"))
+        print(report["seed_output"], f"(the whole command: {report['seed_seconds']} s)",
               flush=True)
 
     targets = prepare_targets(env, samples=500, rng=rng)
@@ -296,15 +311,17 @@ def main() -> None:
         wait_for(port)
         session = Session(port)
         session.log_in(*ADMIN)
+        report["load_before"] = os.getloadavg()
         results = []
         for number, (label, make_path) in enumerate(phases(targets)):
             tag = f"bench{number}"
             measure(port, session.cookies, label, make_path, args.warmup, args.concurrency,
-                    f"{tag}-w", args.seed + number)
+                    f"{tag}-w", args.seed + number, args.rate)
             result = measure(port, session.cookies, label, make_path, args.requests,
-                             args.concurrency, tag, args.seed + number)
+                             args.concurrency, tag, args.seed + number, args.rate)
             results.append(result)
             print(f"  {label}: {result['statuses']}", flush=True)
+        report["load_after"] = os.getloadavg()
         time.sleep(1)  # let the workers flush their log lines
     finally:
         os.killpg(server_process.pid, signal.SIGTERM)
@@ -326,8 +343,9 @@ def main() -> None:
     report["results"] = rows
 
     print()
-    print(f"{targets['total']:,} bags; {args.requests} requests per phase, "
-          f"{args.concurrency} concurrent clients; deep pages at depths "
+    pace = f"at {args.rate:g} requests/s" if args.rate else "as fast as answered"
+    print(f"{targets['total']:,} bags; {args.requests} requests per phase {pace}, from "
+          f"{args.concurrency} client threads; deep pages at depths "
           f"{min(report['deep_depths']):,} to {max(report['deep_depths']):,}")
     print("| phase | server p50 | server p95 | server p99 | server max | client p50 | "
           "client p95 | req/s | statuses |")
@@ -337,6 +355,8 @@ def main() -> None:
         print(f"| {row['phase']} | {row['server_p50']:.1f} | {row['server_p95']:.1f} | "
               f"{row['server_p99']:.1f} | {row['server_max']:.1f} | {row['client_p50']:.1f} | "
               f"{row['client_p95']:.1f} | {row['throughput']:.0f} | {statuses} |")
+    print(f"\nload average (1, 5, 15 min) before: {_load(report['load_before'])}, after: "
+          f"{_load(report['load_after'])} on {os.cpu_count()} CPUs")
     worst = max(row["server_p95"] for row in rows)
     print(f"\nworst server-side p95: {worst:.1f} ms (target < 50 ms): "
           f"{'met' if worst < 50 else 'NOT met'}")

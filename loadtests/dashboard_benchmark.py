@@ -12,16 +12,21 @@
    an earlier run is used as it is.
 2. It starts gunicorn as production runs it (gunicorn.conf.py: 4 gthread workers x 2
    threads, preload; APP_ENV=production with Redis rate limits) on a free local port.
-3. For --duration seconds, --stations scanner threads each log in as their own staff user
+3. It asks for the stats --idle-requests times with nothing else running (the baseline);
+   then for --duration seconds, --stations scanner threads each log in as their own staff user
    and scan at human pace (a child every 1-2 s, a new parent after 30, now and then a
    refused scan), while --dashboards supervisor threads each ask for the stats every
    --poll seconds (the page asks every 10 s; polling faster makes the test harsher).
 4. It reads the server-side duration of every request from the application's JSON request
    log (duration_ms, measured inside the app from before_request to after_request) and
    prints p50/p95/p99/max for the stats endpoint and for the scans, plus the client-side
-   figures, and writes them as JSON to --output.
+   figures, the sizes of the data set and the machine's load average, and writes them as
+   JSON to --output.
 
-Needs PostgreSQL and Redis (RATELIMIT_STORAGE_URI, default redis://127.0.0.1:6379/15).
+Needs PostgreSQL and Redis (RATELIMIT_STORAGE_URI, default redis://127.0.0.1:6379/15). With
+--reset it destroys the data in the database it is given: never point it at one you need.
+Nothing here is a test: the figures depend on the machine and on what else runs on it;
+docs/PERFORMANCE.md ("Dashboard") has the measured ones.
 """
 
 from __future__ import annotations
@@ -54,13 +59,14 @@ STAFF_PREFIX = "bench-staff-"
 SUPERVISOR_PREFIX = "bench-boss-"
 CHILDREN_PER_PARENT = 30
 DAYS = 60
-TODAY_SHARE = 0.05       # of parents and of filler events, in the last 16 hours
+TODAY_SHARE = 0.05       # default share of parents and other events in the last 16 hours
 OPEN_PARENTS = 600       # the newest parents are still open
 
 
 # --- 1. the data set ---------------------------------------------------------------------
 
-def prepare(url: str, bags: int, events: int, staff: int, supervisors: int) -> None:
+def prepare(url: str, bags: int, events: int, staff: int, supervisors: int,
+            today_share: float = TODAY_SHARE) -> None:
     from flask_migrate import upgrade
     from sqlalchemy import create_engine, text
 
@@ -89,11 +95,11 @@ def prepare(url: str, bags: int, events: int, staff: int, supervisors: int) -> N
         db.engine.dispose()
 
     parents = bags // (CHILDREN_PER_PARENT + 1)
-    today_parents = int(parents * TODAY_SHARE)
+    today_parents = int(parents * today_share)
     params = {"parents": parents, "open": OPEN_PARENTS, "today_parents": today_parents,
               "old_parents": parents - today_parents, "bags": bags, "events": events,
               "staff": staff, "days": DAYS, "per": CHILDREN_PER_PARENT,
-              "today_share": TODAY_SHARE}
+              "today_share": today_share}
     steps = [
         ("parents", """
             INSERT INTO bags (id, code, kind, status, capacity, child_count, created_at, created_by_id)
@@ -101,7 +107,8 @@ def prepare(url: str, bags: int, events: int, staff: int, supervisors: int) -> N
                    CASE WHEN i > :parents - :open THEN 'open' ELSE 'complete' END, :per,
                    CASE WHEN i > :parents - :open THEN (i * 7919) % :per ELSE :per END,
                    CASE WHEN i > :old_parents
-                        THEN now() - interval '16 hours' * (1 - (i - :old_parents)::float / :today_parents)
+                        THEN now() - interval '15 minutes'
+                             - interval '16 hours' * (1 - (i - :old_parents)::float / :today_parents)
                         ELSE now() - interval '1 day'
                              - interval '1 day' * (:days - 1) * (1 - i::float / :old_parents) END,
                    1 + i % :staff
@@ -254,15 +261,18 @@ class Client:
         self.csrf = session["csrf_token"]
 
 
-def station(base: str, number: int, deadline: float, results: dict, lock) -> None:
+def station(base: str, number: int, deadline: float, results: dict, lock,
+            run: str, first_parent: int) -> None:
+    """Codes unique to this run and station: parents M444-nnnnn from `first_parent` on (100
+    per station), children R<run><station><serial>."""
     client = Client(base)
     client.log_in(f"{STAFF_PREFIX}{number}")
     rng = random.Random(number)
     parent_serial = 0
     child_serial = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and parent_serial < 99:
         parent_serial += 1
-        parent = f"M444-{number:02d}{parent_serial:03d}"
+        parent = f"M444-{first_parent + (number - 1) * 100 + parent_serial:05d}"
         status, _, elapsed = client.request("POST", "/api/v1/scans/parent", {"code": parent})
         record(results, lock, "scan_parent", status, elapsed)
         for _ in range(CHILDREN_PER_PARENT):
@@ -270,11 +280,11 @@ def station(base: str, number: int, deadline: float, results: dict, lock) -> Non
                 return
             time.sleep(rng.uniform(1.0, 2.0))  # a person picking up the next bag
             child_serial += 1
-            code = f"B{number:03d}{child_serial:06d}"
+            code = f"R{run}{number:03d}{child_serial:05d}"
             if rng.random() < 0.03:  # now and then a label that does not read
                 code = "BAD-" + code
             status, _, elapsed = client.request("POST", "/api/v1/scans/child", {
-                "parent": parent, "code": code, "scan_id": f"bench-{number}-{child_serial}"})
+                "parent": parent, "code": code, "scan_id": f"bench-{run}-{number}-{child_serial}"})
             record(results, lock, "scan_child", status, elapsed)
 
 
@@ -317,6 +327,22 @@ def server_durations(log_path: Path) -> dict[str, list[float]]:
     return durations
 
 
+def run_codes(url: str, stations: int) -> tuple[str, int]:
+    """A tag for this run's child codes, and the first free M444 parent number."""
+    from sqlalchemy import create_engine, text
+
+    from app.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    with engine.connect() as conn:
+        highest = conn.scalar(text(
+            "SELECT max(substr(code, 6)::int) FROM bags WHERE code LIKE 'M444-%'")) or 0
+    engine.dispose()
+    if highest + stations * 100 > 99_999:
+        raise SystemExit("The M444 parent codes are used up: run again with --reset.")
+    return secrets.token_hex(2).upper(), highest + 1
+
+
 def data_set_figures(url: str) -> dict:
     """The sizes that decide the cost: the tables, and today's rows (in the last 24 h)."""
     from sqlalchemy import create_engine, text
@@ -343,6 +369,8 @@ def main() -> None:
     parser.add_argument("--reset", action="store_true", help="drop the schema and build the data set")
     parser.add_argument("--bags", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--today-share", type=float, default=TODAY_SHARE,
+                        help="share of the parents and other events placed in the last 16 hours")
     parser.add_argument("--stations", type=int, default=20)
     parser.add_argument("--dashboards", type=int, default=2)
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between a dashboard's requests")
@@ -358,7 +386,8 @@ def main() -> None:
 
     if args.reset:
         print("building the data set ...", flush=True)
-        prepare(args.database_url, args.bags, args.events, args.stations, args.dashboards)
+        prepare(args.database_url, args.bags, args.events, args.stations, args.dashboards,
+                args.today_share)
 
     port = free_port()
     log_path = Path(tempfile.mkdtemp(prefix="tt-bench-")) / "server.log"
@@ -383,7 +412,9 @@ def main() -> None:
 
         started = time.monotonic()
         deadline = started + args.warmup + args.duration
-        threads = [threading.Thread(target=station, args=(base, n, deadline, results, lock))
+        run, first_parent = run_codes(args.database_url, args.stations)
+        threads = [threading.Thread(target=station,
+                                    args=(base, n, deadline, results, lock, run, first_parent))
                    for n in range(1, args.stations + 1)]
         threads += [threading.Thread(target=dashboard, args=(base, n, deadline, args.poll, results, lock))
                     for n in range(1, args.dashboards + 1)]

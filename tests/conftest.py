@@ -31,6 +31,8 @@ pg_only = pytest.mark.skipif(
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
+    config.addinivalue_line("markers", "faults: real gunicorn and a throwaway PostgreSQL cluster "
+                                       "of their own (tests/test_faults.py)")
     if os.environ.get("REQUIRE_POSTGRES") == "1" and not ON_POSTGRES:
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not a PostgreSQL URL.")
 

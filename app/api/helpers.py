@@ -30,22 +30,53 @@ SCAN_ERROR_STATUS = {
 
 
 class BadRequestBody(Exception):
-    pass
+    """The body is not a JSON object (400 invalid_json), or it holds a field the endpoint
+    does not take (422 unknown_field): a misspelt or forbidden field (child_count, role...)
+    is refused, never silently ignored."""
+
+    def __init__(self, status: int = 400, code: str = "invalid_json",
+                 message: str = "Send a JSON object with Content-Type: application/json.",
+                 **details):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
 
 
-def json_body() -> dict:
-    """The request's JSON object; an empty body counts as {}."""
+def json_body(allowed: tuple[str, ...] | None = None) -> dict:
+    """The request's JSON object; an empty body counts as {}. With `allowed`, any other
+    field is refused."""
     if not request.get_data(cache=True):
         return {}
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes: not a body we take
+        body = None
     if not isinstance(body, dict):
         raise BadRequestBody()
+    unknown = sorted(set(body) - set(allowed)) if allowed is not None else []
+    if unknown:
+        from app.scanning.codes import printable
+
+        names = [printable(name, 40) for name in unknown[:5]]
+        raise BadRequestBody(
+            422, "unknown_field",
+            f"Unknown field {', '.join(names)}: send only "
+            f"{', '.join(allowed) if allowed else 'an empty object'}.", fields=names)
     return body
 
 
-def bad_body_response():
-    return error_response(400, "invalid_json",
-                          "Send a JSON object with Content-Type: application/json.")
+def station_field(body: dict) -> str | None:
+    """The optional station name: text, or absent/null. Any other type is refused."""
+    station = body.get("station")
+    if station is None or isinstance(station, str):
+        return station
+    raise BadRequestBody(422, "invalid_station",
+                         "station must be text (the name of the scanning station), or left out.",
+                         field="station")
+
+
+def bad_body_response(error: BadRequestBody | None = None):
+    error = error or BadRequestBody()
+    return error_response(error.status, error.code, error.message, **error.details)
 
 
 def scan_error_response(error):

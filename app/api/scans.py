@@ -3,7 +3,7 @@ from flask_login import current_user, login_required
 from app.api import bp
 from app.api.helpers import (BadRequestBody, bad_body_response, json_body, json_response,
                              parse_client_time, scan_error_response, scan_rate_limit,
-                             user_rate_key)
+                             station_field, user_rate_key)
 from app.auth.decorators import role_required
 from app.errors import error_response
 from app.extensions import limiter
@@ -29,11 +29,11 @@ def _answer(outcome, include_child: bool = False):
 @scan_limit
 def scan_parent():
     try:
-        body = json_body()
+        body = json_body(("code", "station"))
         outcome = run_scan(services.scan_parent, current_user, body.get("code"),
-                           station=body.get("station"))
-    except BadRequestBody:
-        return bad_body_response()
+                           station=station_field(body))
+    except BadRequestBody as error:
+        return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
     return _answer(outcome)
@@ -44,13 +44,13 @@ def scan_parent():
 @scan_limit
 def scan_child():
     try:
-        body = json_body()
+        body = json_body(("parent", "code", "scan_id", "station", "scanned_at"))
         scanned_at = parse_client_time(body.get("scanned_at"))
         outcome = run_scan(services.scan_child, current_user, body.get("parent"),
                            body.get("code"), scan_id=body.get("scan_id"),
-                           station=body.get("station"), scanned_at=scanned_at)
-    except BadRequestBody:
-        return bad_body_response()
+                           station=station_field(body), scanned_at=scanned_at)
+    except BadRequestBody as error:
+        return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
     return _answer(outcome, include_child=True)
@@ -61,11 +61,11 @@ def scan_child():
 @scan_limit
 def undo_scan():
     try:
-        body = json_body()
+        body = json_body(("parent", "code", "station"))
         outcome = run_scan(services.undo_scan, current_user, raw_parent=body.get("parent"),
-                           raw_code=body.get("code"), station=body.get("station"))
-    except BadRequestBody:
-        return bad_body_response()
+                           raw_code=body.get("code"), station=station_field(body))
+    except BadRequestBody as error:
+        return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
     return _answer(outcome, include_child=True)
@@ -76,14 +76,14 @@ def undo_scan():
 @scan_limit
 def complete_parent(code):
     try:
-        body = json_body()
+        body = json_body(("force", "station"))
         force = body.get("force", False)
         if not isinstance(force, bool):
             return error_response(422, "invalid_force", "force must be true or false.")
         outcome = run_scan(services.complete_parent, current_user, code, force=force,
-                           station=body.get("station"))
-    except BadRequestBody:
-        return bad_body_response()
+                           station=station_field(body))
+    except BadRequestBody as error:
+        return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
     return _answer(outcome)
@@ -93,11 +93,11 @@ def complete_parent(code):
 @role_required("supervisor")
 def reopen_parent(code):
     try:
-        body = json_body()
+        body = json_body(("station",))
         outcome = run_scan(services.reopen_parent, current_user, code,
-                           station=body.get("station"))
-    except BadRequestBody:
-        return bad_body_response()
+                           station=station_field(body))
+    except BadRequestBody as error:
+        return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
     return _answer(outcome)

@@ -4,6 +4,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
 from app.auth.forms import EmptyForm, LoginForm
+from app.errors import error_response
 from app.extensions import db, limiter
 from app.observability import security_event
 from app.security import is_safe_redirect_url
@@ -15,6 +16,14 @@ LOGIN_FAILED = "Wrong username or password, or the account is not active. Try ag
 
 def _login_username_key() -> str:
     return "login-user:" + services.normalise_username(request.form.get("username", ""))[:64]
+
+
+def _attempt_counted() -> bool:
+    """Logins fail closed. With RATELIMIT_SWALLOW_ERRORS the limiter lets a request through
+    when its store (Redis) does not answer, so that scanning goes on; it then has evaluated
+    no limit for the request. A login attempt that nothing counted could be one of unlimited
+    password guesses, so it is refused (tests/test_faults.py, docs/SECURITY.md)."""
+    return not limiter.enabled or bool(limiter.current_limits)
 
 
 def _start_page() -> str:
@@ -35,6 +44,13 @@ def index():
 @limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
                key_func=_login_username_key, scope="login-user")
 def login():
+    if request.method == "POST" and not _attempt_counted():
+        security_event("login_refused", reason="rate_limit_store_unavailable")
+        return error_response(
+            503, "login_unavailable",
+            "Logging in is paused: the server cannot count login attempts right now. Wait a "
+            "minute and try again; if it goes on, tell an admin (the rate-limit store, Redis, "
+            "does not answer).", headers={"Retry-After": "15"})
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

@@ -1,21 +1,347 @@
-"""Dashboard figures, computed from the data on every request (nothing cached per worker)."""
+"""Dashboard figures (DESIGN.md section 6), computed from the data on every request: nothing
+is cached, so every worker and every host shows the same numbers.
+
+Each figure is a range query over an index that holds only the rows it counts (see the
+partial indexes in app/models and docs/PERFORMANCE.md, "Dashboard"), so the cost follows
+today's activity, not the size of the tables:
+- parents open/complete and linked children: the parents' partial index (status,
+  child_count); linked children are the sum of child_count, which the database keeps equal
+  to the number of children (DESIGN.md section 3, invariant 2);
+- unlinked children: the status index;
+- scans, completions and refusals: one partial index each on (created_at, user_id).
+
+"Today" and the hour buckets are in APP_TIMEZONE; stored times stay UTC. All figures of one
+answer come from one snapshot of the database (REPEATABLE READ on PostgreSQL), so that the
+counters, the chart and the table agree with each other.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import (BigInteger, Connection, cast, func, literal, literal_column, select, text,
+                        union_all)
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import CHILD, PARENT, Bag
+from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
+from app.models.bag import PARENT_ONLY_SQL
+from app.models.events import LINKED_SCAN_SQL, REFUSED_SQL, SLOT_MINUTES, ScanCount
+from app.models.types import UTCDateTime, utcnow
+
+HOURS = 24
+STALE_LIMIT = 50
+EXCEPTION_LIMIT = 50
+ACTIVITY_LIMIT = 20
+
+# The partial indexes' predicates, written into the queries as they are in the indexes.
+IS_PARENT = text(f"({PARENT_ONLY_SQL})")
+IS_LINKED_SCAN = text(f"({LINKED_SCAN_SQL})")
+IS_REFUSAL = text(f"({REFUSED_SQL})")
 
 
-def bag_counts() -> dict:
-    rows = db.session.execute(
-        select(Bag.kind, Bag.status, func.count()).group_by(Bag.kind, Bag.status)
+def _constant(value: str):
+    """A string constant written into the SQL, for our own fixed values only."""
+    return literal_column(f"'{value}'")
+
+
+# --- time windows -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Windows:
+    """The time ranges of one answer, in UTC, derived from one `now`."""
+
+    tz: ZoneInfo
+    now: datetime
+    day_start: datetime
+    day_end: datetime
+    hour_ago: datetime
+    buckets: tuple[datetime, ...]  # the start of each hour bucket, oldest first
+    stale_before: datetime
+
+    @property
+    def window_start(self) -> datetime:
+        return self.buckets[0]
+
+    @property
+    def window_end(self) -> datetime:
+        return self.buckets[-1] + timedelta(hours=1)
+
+    def iso(self, moment: datetime | None) -> str | None:
+        """ISO 8601 with the APP_TIMEZONE offset, to the second."""
+        if moment is None:
+            return None
+        return moment.astimezone(self.tz).isoformat(timespec="seconds")
+
+
+def app_timezone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["APP_TIMEZONE"])
+
+
+def windows(now: datetime, tz: ZoneInfo, stale_minutes: int) -> Windows:
+    """`now` is an aware datetime. "Today" runs from local midnight to the next local
+    midnight. The hour buckets are the current local clock hour and the 23 before it, each
+    exactly one hour long: their edges fall on local whole hours, which for a zone such as
+    Asia/Kolkata (+05:30) are half past the UTC hour."""
+    # Arithmetic in UTC: Python subtracts two datetimes of one zone by their wall clocks.
+    now = now.astimezone(UTC)
+    local = now.astimezone(tz)
+    day_start = datetime.combine(local.date(), time(0), tzinfo=tz).astimezone(UTC)
+    day_end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    current_hour = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    first = current_hour - timedelta(hours=HOURS - 1)
+    buckets = tuple(first + timedelta(hours=i) for i in range(HOURS))
+    return Windows(
+        tz=tz, now=now, day_start=day_start, day_end=day_end,
+        hour_ago=now - timedelta(hours=1), buckets=buckets,
+        stale_before=now - timedelta(minutes=stale_minutes),
+    )
+
+
+def current_windows(now: datetime | None = None) -> Windows:
+    return windows(now or utcnow(), app_timezone(),
+                   current_app.config["STALE_PARENT_MINUTES"])
+
+
+# --- one snapshot -----------------------------------------------------------------------
+
+@contextmanager
+def snapshot() -> Iterator[Connection]:
+    """A connection whose queries all see the same committed data. On PostgreSQL, a
+    read-only REPEATABLE READ transaction of its own (the request's session has already
+    begun a READ COMMITTED one). SQLite's transactions are serializable already, and a second
+    connection would wait for the write lock that this request's own BEGIN IMMEDIATE holds."""
+    if db.engine.dialect.name != "postgresql":
+        yield db.session.connection()
+        return
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ",
+                                     postgresql_readonly=True)
+        with connection.begin():
+            yield connection
+
+
+# --- the figures ------------------------------------------------------------------------
+
+def dashboard_stats(now: datetime | None = None) -> dict:
+    """The answer of GET /api/v1/dashboard/stats."""
+    win = current_windows(now)
+    with snapshot() as conn:
+        parents, children = _bag_counts(conn)
+        people = _people_today(conn, win)
+        return {
+            "parents": parents,
+            "children": children,
+            "scans": {"today": sum(person["scans"] for person in people),
+                      "last_hour": _linked_last_hour(conn, win)},
+            "hourly": _hourly(conn, win),
+            "people": people,
+            "stale_parents": _stale_parents(conn, win),
+            "exceptions": _exceptions(conn, win),
+            "generated_at": win.iso(win.now),
+        }
+
+
+def _bag_counts(conn: Connection) -> tuple[dict, dict]:
+    """Parents by status with the sum of their child_count, and the unlinked children, in
+    one round trip. A child's status is 'unlinked' exactly when it has no parent
+    (ck_bags_kind_shape), and only children have that status: a count of the status index."""
+    parents_by_status = (
+        select(Bag.status, func.count(), func.coalesce(func.sum(Bag.child_count), 0))
+        .where(IS_PARENT).group_by(Bag.status))
+    unlinked = (select(_constant(UNLINKED), func.count(), literal_column("0"))
+                .select_from(Bag).where(Bag.status == _constant(UNLINKED)))
+    rows = conn.execute(union_all(parents_by_status, unlinked)).all()
+    by_status = {status: (int(count), int(children)) for status, count, children in rows}
+    parents = {"open": by_status.get(OPEN, (0, 0))[0],
+               "complete": by_status.get(COMPLETE, (0, 0))[0]}
+    linked = by_status.get(OPEN, (0, 0))[1] + by_status.get(COMPLETE, (0, 0))[1]
+    return parents, {"linked": linked, "unlinked": by_status[UNLINKED][0]}
+
+
+ONE_HOUR = timedelta(hours=1)
+SLOT = timedelta(minutes=SLOT_MINUTES)
+LINKED_KIND = _constant("linked")
+
+
+def _slot_ceil(moment: datetime) -> datetime:
+    """The first slot boundary at or after `moment`."""
+    floor = datetime(moment.year, moment.month, moment.day, moment.hour,
+                     moment.minute - moment.minute % SLOT_MINUTES, tzinfo=UTC)
+    return floor if floor == moment else floor + SLOT
+
+
+def _today_by_user(conn: Connection, win: Windows) -> dict[int, dict[str, int]]:
+    """{user id: {kind: count}} for today, from the 15-minute slots (local midnights fall on
+    slot boundaries in every zone)."""
+    rows = conn.execute(
+        select(ScanCount.user_id, ScanCount.kind, func.sum(ScanCount.count))
+        .where(ScanCount.slot_start >= win.day_start, ScanCount.slot_start < win.day_end)
+        .group_by(ScanCount.user_id, ScanCount.kind)
     ).all()
-    counts = {(kind, status): n for kind, status, n in rows}
+    counts: dict[int, dict[str, int]] = {}
+    for user_id, kind, count in rows:
+        counts.setdefault(user_id, {})[kind] = int(count)
+    return counts
+
+
+def _people_today(conn: Connection, win: Windows) -> list[dict]:
+    """Everyone who linked, completed or was refused today; most scans first."""
+    counts = _today_by_user(conn, win)
+    if not counts:
+        return []
+    names = dict(conn.execute(select(User.id, User.username).where(User.id.in_(counts))).all())
+    people = [
+        {"username": names[user_id], "scans": kinds.get("linked", 0),
+         "parents_completed": kinds.get("completed", 0), "errors": kinds.get("refused", 0)}
+        for user_id, kinds in counts.items()
+    ]
+    people.sort(key=lambda person: (-person["scans"], person["username"]))
+    return people
+
+
+def _hourly(conn: Connection, win: Windows) -> list[dict]:
+    """Accepted child links per hour bucket, oldest first: the slots summed per bucket in
+    the database (four slots to an hour; bucket edges fall on slot boundaries)."""
+    bucket = _hour_bucket(conn, ScanCount.slot_start, win.window_start)
+    inner = (select(bucket.label("bucket"), ScanCount.count)
+             .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= win.window_start,
+                    ScanCount.slot_start < win.window_end)
+             .subquery())
+    rows = conn.execute(
+        select(inner.c.bucket, func.sum(inner.c.count)).group_by(inner.c.bucket)).all()
+    counts: dict[datetime, int] = {}
+    for bucket_value, count in rows:
+        start = (bucket_value if isinstance(bucket_value, datetime)
+                 else win.window_start + int(bucket_value) * ONE_HOUR)
+        counts[start] = int(count)
+    return [{"hour": win.iso(start), "scans": counts.get(start, 0)} for start in win.buckets]
+
+
+def _hour_bucket(conn: Connection, column, start: datetime):
+    """The hour bucket of `column` counted from `start` (a slot boundary): on PostgreSQL 14
+    and later date_bin(); before it, seconds since the epoch; on SQLite, which keeps UTC
+    text, whole seconds from strftime('%s')."""
+    if conn.dialect.name == "postgresql":
+        if conn.dialect.server_version_info >= (14,):
+            return func.date_bin(literal_column("interval '1 hour'"), column,
+                                 literal(start, UTCDateTime), type_=UTCDateTime)
+        seconds = func.date_part("epoch", column) - int(start.timestamp())
+        return cast(func.floor(seconds / 3600), BigInteger)
+    seconds = cast(func.strftime("%s", column), BigInteger)
+    return (seconds - int(start.timestamp())) // 3600  # never negative: rows are >= start
+
+
+def _linked_last_hour(conn: Connection, win: Windows) -> int:
+    """The last 60 minutes: whole slots from the first slot boundary on, plus the events
+    themselves before that boundary (at most 15 minutes of them), in one statement."""
+    boundary = _slot_ceil(win.hour_ago)
+    whole_slots = (select(func.coalesce(func.sum(ScanCount.count), 0))
+                   .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= boundary)
+                   .scalar_subquery())
+    edge = (select(func.count()).select_from(ScanEvent)
+            .where(IS_LINKED_SCAN, ScanEvent.created_at >= win.hour_ago,
+                   ScanEvent.created_at < boundary)
+            .scalar_subquery())
+    return int(conn.scalar(select(whole_slots + edge)))
+
+
+def _stale_parents(conn: Connection, win: Windows) -> list[dict]:
+    """Open parents untouched for longer than STALE_PARENT_MINUTES, oldest first. Touched
+    means any scan event on the parent (accepted or refused); a parent that has none (an
+    import, say) counts from its creation."""
+    last_scan = (select(func.max(ScanEvent.created_at))
+                 .where(ScanEvent.parent_id == Bag.id).correlate(Bag).scalar_subquery())
+    open_parents = (
+        select(Bag.code, Bag.status, Bag.capacity, Bag.child_count, Bag.created_at,
+               last_scan.label("last_scan_at"))
+        .where(IS_PARENT, Bag.status == _constant(OPEN))
+        .offset(0)  # a fence: PostgreSQL would otherwise repeat the subquery per use
+        .subquery()
+    )
+    touched = func.coalesce(open_parents.c.last_scan_at, open_parents.c.created_at)
+    rows = conn.execute(
+        select(open_parents).where(touched < win.stale_before)
+        .order_by(touched, open_parents.c.code).limit(STALE_LIMIT)
+    ).all()
+    return [
+        {"code": row.code, "kind": "parent", "status": row.status, "capacity": row.capacity,
+         "child_count": row.child_count, "last_scan_at": win.iso(row.last_scan_at)}
+        for row in rows
+    ]
+
+
+def _exceptions(conn: Connection, win: Windows) -> list[dict]:
+    """The latest refused scans, newest first."""
+    rows = conn.execute(
+        select(ScanEvent.created_at, User.username, ScanEvent.code, ScanEvent.reason,
+               ScanEvent.result)
+        .join(User, User.id == ScanEvent.user_id)
+        .where(IS_REFUSAL)
+        .order_by(ScanEvent.created_at.desc()).limit(EXCEPTION_LIMIT)
+    ).all()
+    return [{"at": win.iso(row.created_at), "username": row.username, "code": row.code,
+             "reason": row.reason or row.result} for row in rows]
+
+
+def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) -> dict:
+    """The latest scan events of every kind, newest first (GET /api/v1/dashboard/activity)."""
+    win = current_windows(now)
+    parent = aliased(Bag)
+    with snapshot() as conn:
+        rows = conn.execute(
+            select(ScanEvent.created_at, User.username, ScanEvent.action, ScanEvent.outcome,
+                   ScanEvent.result, ScanEvent.code, parent.code.label("parent"),
+                   ScanEvent.reason)
+            .join(User, User.id == ScanEvent.user_id)
+            .outerjoin(parent, parent.id == ScanEvent.parent_id)
+            .order_by(ScanEvent.created_at.desc()).limit(limit)
+        ).all()
+    items = [{"at": win.iso(row.created_at), "username": row.username, "action": row.action,
+              "outcome": row.outcome, "result": row.result, "code": row.code,
+              "parent": row.parent, "reason": row.reason, "summary": _summary(row)}
+             for row in rows]
+    return {"items": items, "generated_at": win.iso(win.now)}
+
+
+def _summary(row) -> str:
+    """One line a supervisor reads at a glance."""
+    code, parent = row.code or "(no code)", row.parent or "?"
+    if row.outcome != "accepted":  # the exceptions feed has the full message
+        return f"refused {code}: {row.result.replace('_', ' ')}"
     return {
-        "parents": {"open": counts.get((PARENT, "open"), 0),
-                    "complete": counts.get((PARENT, "complete"), 0)},
-        "children": {"linked": counts.get((CHILD, "linked"), 0),
-                     "unlinked": counts.get((CHILD, "unlinked"), 0)},
-    }
+        ("child_scan", "linked"): f"put {code} into {parent}",
+        ("parent_scan", "parent_created"): f"started parent {code}",
+        ("parent_scan", "parent_opened"): f"opened parent {code}",
+        ("complete", "completed"): f"finished {code}" + (f" ({row.reason})" if row.reason else ""),
+        ("complete", "auto_completed"): f"filled {code}: complete",
+        ("reopen", "reopened"): f"reopened {code}",
+        ("undo", "unlinked"): f"took {code} out of {parent}",
+    }.get((row.action, row.result), f"{row.action} {code}: {row.result}")
+
+
+def scans_today_by(user_id: int, now: datetime | None = None) -> int:
+    """One worker's accepted child links today (the station's "My scans today")."""
+    win = current_windows(now)
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(ScanCount.count), 0))
+        .where(ScanCount.kind == LINKED_KIND, ScanCount.user_id == user_id,
+               ScanCount.slot_start >= win.day_start, ScanCount.slot_start < win.day_end)))
+
+
+def bag_url(code: str) -> str:
+    """Where a bag's page is: the lookup page when that feature is installed, else its
+    documented address (DESIGN.md section 6)."""
+    from urllib.parse import quote
+
+    from flask import request, url_for
+
+    if "lookup.show_bag" in current_app.view_functions:
+        return url_for("lookup.show_bag", code=code)
+    return f"{request.script_root}/bags/{quote(code, safe='')}"
+

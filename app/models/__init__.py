@@ -1,9 +1,10 @@
 from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
+from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
 from app.models.user import ROLES, User
 
 __all__ = [
     "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "UNLINKED", "AuditEvent", "Bag", "Job", "ScanEvent", "User",
+    "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -14,6 +14,8 @@ OPEN = "open"
 COMPLETE = "complete"
 LINKED = "linked"
 UNLINKED = "unlinked"
+# The predicate of a partial index; queries that should use it repeat it literally.
+PARENT_ONLY_SQL = "kind = 'parent'"
 
 
 class Bag(db.Model):
@@ -34,11 +36,23 @@ class Bag(db.Model):
         ),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index("ix_bags_parent_id_linked_at", "parent_id", "linked_at"),
-        Index("ix_bags_created_at", "created_at"),
+        # Newest-first browsing with keyset pagination on (created_at, id), alone and under
+        # each filter (see docs/PERFORMANCE.md).
+        Index("ix_bags_created_at_id", "created_at", "id"),
+        Index("ix_bags_kind_created_at_id", "kind", "created_at", "id"),
+        Index("ix_bags_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_bags_created_by_id_created_at_id", "created_by_id", "created_at", "id"),
+        # Dashboard: parents by status and the sum of their child_count (= linked children)
+        # from an index-only scan of the parents alone (see docs/PERFORMANCE.md).
+        Index("ix_bags_parent_status_child_count", "status", "child_count",
+              postgresql_where=text(PARENT_ONLY_SQL), sqlite_where=text(PARENT_ONLY_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    # Byte order ("C") on PostgreSQL: code-prefix filters and nearest-code suggestions are
+    # range scans of the unique index, which only match prefixes in that order.
+    code: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql"), unique=True)
     kind: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     capacity: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -10,6 +10,18 @@ from app.models.types import BigIntPK, UTCDateTime, utcnow
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+
+# Predicates of the dashboard's partial indexes; the queries repeat them literally (a bound
+# parameter would not prove that a partial index applies). The trigger that keeps
+# scan_counts (migration 0006) counts the same three kinds of event.
+# An accepted child scan that linked a child: what "scans" counts.
+LINKED_SCAN_SQL = "action = 'child_scan' AND outcome = 'accepted' AND result = 'linked'"
+# A parent finished, by hand or by reaching its capacity.
+COMPLETED_SQL = "action = 'complete' AND outcome = 'accepted'"
+# A refused scan. under_capacity is the question the station asks before finishing a parent
+# short ("finish it anyway?"), not a mistake, so it is no error and no exception.
+REFUSED_SQL = "outcome = 'rejected' AND result <> 'under_capacity'"
+SLOT_MINUTES = 15  # every time zone's hours and midnights fall on these UTC boundaries
 
 
 class ScanEvent(db.Model):
@@ -23,6 +35,12 @@ class ScanEvent(db.Model):
         Index("ix_scan_events_bag_id_created_at", "bag_id", "created_at"),
         Index("ix_scan_events_user_id_created_at", "user_id", "created_at"),
         Index("ix_scan_events_created_at", "created_at"),
+        # Dashboard: accepted child links (the edge of "the last hour") and refusals (the
+        # exceptions feed), each a small index of its own rows in time order.
+        Index("ix_scan_events_linked_created_at", "created_at", "user_id",
+              postgresql_where=text(LINKED_SCAN_SQL), sqlite_where=text(LINKED_SCAN_SQL)),
+        Index("ix_scan_events_refused_created_at", "created_at", "user_id",
+              postgresql_where=text(REFUSED_SQL), sqlite_where=text(REFUSED_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -57,3 +75,21 @@ class AuditEvent(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScanCount(db.Model):
+    """Accepted child links, completions and refusals (the *_SQL kinds above) per user and
+    15-minute UTC slot. A trigger on scan_events keeps it, in the transaction that inserts
+    the event (migration 0006), so the counts never differ from the events; the dashboard
+    sums a few thousand of these rows instead of counting a day's events."""
+
+    __tablename__ = "scan_counts"
+    __table_args__ = (
+        CheckConstraint("kind IN ('linked', 'completed', 'refused')", name="kind"),
+        CheckConstraint("count > 0", name="count_positive"),
+    )
+
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db, limiter
 from app.api.helpers import scan_rate_limit, user_rate_key
+from app.dashboard.services import scans_today_by
 from app.models import PARENT, Bag
 from app.scanning import services
 from app.scanning.codes import CodeError, matches, normalise_code
@@ -45,6 +46,7 @@ def show_station():
         child_pattern=current_app.config["CHILD_CODE_PATTERN"],
         idle_seconds=current_app.config["SCAN_IDLE_SECONDS"],
         confirm_finish=parent is not None and request.args.get("confirm_finish") == "1",
+        my_scans_today=scans_today_by(current_user.id),
     )
 
 
@@ -55,7 +57,7 @@ def submit_scan():
     form = ScanForm()
     if not form.validate_on_submit():
         flash("That scan could not be read. Scan the code again.", "danger")
-        return redirect(url_for("scanning.show_station", parent=form.parent.data or None))
+        return redirect(url_for("scanning.show_station", parent=_kept_parent(form.parent.data)))
     parent_code = (form.parent.data or "").strip() or None
     action = request.form.get("action") or "scan"
     try:
@@ -65,11 +67,21 @@ def submit_scan():
             flash(error.message, "warning")
             return redirect(url_for("scanning.show_station", parent=parent_code, confirm_finish=1))
         flash(error.message, "danger")
-        keep = parent_code if error.code != "parent_not_found" else None
+        keep = _kept_parent(parent_code) if error.code != "parent_not_found" else None
         return redirect(url_for("scanning.show_station", parent=keep))
     flash(_describe(outcome), FLASH_CATEGORY.get(outcome.result, "info"))
     next_parent = None if outcome.parent.status == "complete" else outcome.parent.code
     return redirect(url_for("scanning.show_station", parent=next_parent))
+
+
+def _kept_parent(raw: str | None) -> str | None:
+    """The parent to keep on the station after a refusal: a code that normalises and is of
+    label length, never raw input (a 100 kB field would become a 100 kB Location header)."""
+    try:
+        code = normalise_code(raw or "")
+    except CodeError:
+        return None
+    return code if len(code) <= 64 else None
 
 
 def _dispatch(action: str, parent_code: str | None, code: str):

@@ -13,6 +13,8 @@ second sees that only one admin is left and is refused."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from collections.abc import Mapping
 
 from sqlalchemy import and_, or_, select
@@ -88,7 +90,12 @@ def _check_display_name(display_name: object) -> str:
     if not isinstance(display_name, str):
         raise AccountError("invalid_display_name", "The display name must be text.",
                            field="display_name")
+    if any(unicodedata.category(ch) == "Cs" for ch in display_name):
+        # A lone surrogate cannot be stored or shown (it is not valid UTF-8).
+        raise AccountError("invalid_display_name", "The display name has a broken character "
+                           "in it. Type it again.", field="display_name")
     cleaned = " ".join(display_name.split())  # no tabs, newlines or runs of spaces
+    cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cc")
     if len(cleaned) > MAX_DISPLAY_NAME:
         raise AccountError("invalid_display_name",
                            f"Use at most {MAX_DISPLAY_NAME} characters for the display name.",

@@ -1,0 +1,121 @@
+"""Import pages (supervisor+): upload a file, follow its dry run, confirm, follow the
+import, download the per-row reports. The work runs as background jobs (async_handler)."""
+
+from __future__ import annotations
+
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
+                   stream_with_context, url_for)
+from flask_login import current_user
+
+import async_handler
+from app.auth.decorators import role_required
+from app.errors import error_response
+from app.extensions import db
+from app.imports import services
+from app.imports.forms import ConfirmForm, UploadForm
+from app.imports.parsing import FileRefused
+from app.imports.services import ImportRefused
+from app.models import Job, User
+from app.models.imports import Import
+from app.models.job import SUCCEEDED
+
+bp = Blueprint("imports", __name__)
+
+REPORT_RUNS = {"check": "dry-run", "import": "report"}
+
+
+def _index(form: UploadForm, status: int = 200):
+    return render_template("imports/index.html", form=form, imports=services.recent_imports(),
+                           max_mib=f"{current_app.config['MAX_CONTENT_LENGTH'] / 2**20:g}"), status
+
+
+def _find_import(import_id: int) -> Import | None:
+    return db.session.get(Import, import_id)
+
+
+def _not_found():
+    return error_response(404, "import_not_found",
+                          "There is no such import. Pick one from the list of imports.")
+
+
+@bp.get("/imports")
+@role_required("supervisor")
+def show_imports():
+    return _index(UploadForm())
+
+
+@bp.post("/imports")
+@role_required("supervisor")
+def upload_import():
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _index(form, 422)
+    upload = form.file.data
+    try:
+        record = services.store_upload(current_user, upload.filename, upload.read())
+    except FileRefused as exc:
+        db.session.rollback()
+        form.file.errors.append(exc.message)
+        return _index(form, 422)
+    db.session.commit()
+    async_handler.wake()
+    flash(f"{record.filename} is uploaded. Its dry run is checking every row: nothing is "
+          "imported until you confirm.", "info")
+    return redirect(url_for("imports.show_import", import_id=record.id))
+
+
+@bp.get("/imports/<int:import_id>")
+@role_required("supervisor")
+def show_import(import_id: int):
+    record = _find_import(import_id)
+    if record is None:
+        return _not_found()
+    check_job = db.session.get(Job, record.check_job_id) if record.check_job_id else None
+    import_job = db.session.get(Job, record.import_job_id) if record.import_job_id else None
+    uploader = db.session.get(User, record.created_by_id) if record.created_by_id else None
+    return render_template(
+        "imports/show.html", record=record, check_job=check_job, import_job=import_job,
+        uploader=uploader, before=services.earlier_import(record), form=ConfirmForm(),
+        can_confirm=record.check_result is not None
+        and (import_job is None or import_job.status == "failed"))
+
+
+@bp.post("/imports/<int:import_id>/confirm")
+@role_required("supervisor")
+def confirm_import(import_id: int):
+    try:
+        job = services.confirm_import(current_user, import_id)
+    except ImportRefused as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            return _not_found()
+        flash(exc.message, "warning")
+        return redirect(url_for("imports.show_import", import_id=import_id))
+    db.session.commit()
+    async_handler.wake()
+    flash(f"The import is running as job {job.id}.", "info")
+    return redirect(url_for("imports.show_import", import_id=import_id))
+
+
+@bp.get("/imports/<int:import_id>/<run>.csv")
+@role_required("supervisor")
+def download_report(import_id: int, run: str):
+    record = _find_import(import_id)
+    if record is None or run not in REPORT_RUNS:
+        return _not_found()
+    job_id = record.check_job_id if run == "check" else record.import_job_id
+    job = db.session.get(Job, job_id) if job_id else None
+    if job is None or job.status != SUCCEEDED:
+        return error_response(409, "report_not_ready",
+                              "This report is ready once its job has finished. Wait for it on "
+                              "the import's page.")
+    name = f"import-{record.id}-{REPORT_RUNS[run]}.csv"
+    return Response(stream_with_context(services.report_chunks(job.id)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.app_template_filter("import_layout")
+def import_layout(layout: str) -> str:
+    return {"table": "plain table (code, kind, parent_code)",
+            "supplier": "supplier sheet (Sr. No., QR Code)"}.get(layout, layout)
+

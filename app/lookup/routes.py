@@ -1,0 +1,218 @@
+"""Bag pages: the list with filters, one bag's trace, scan-to-find, exports, and the
+supervisor corrections (post, redirect, get)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+
+from flask import (Blueprint, Response, flash, redirect, render_template, request,
+                   send_file, stream_with_context, url_for)
+from flask_login import current_user, login_required
+
+from app.auth.decorators import role_required
+from app.errors import error_response
+from app.lookup import exports, services
+from app.lookup.forms import (BagFilterForm, CompleteForm, DeleteForm, FindForm, MoveForm,
+                              ReopenForm, UnlinkForm)
+from app.lookup.services import BagError
+from app.lookup.transaction import run_correction
+from app.scanning.codes import CodeError, normalise_code
+
+# cli_group=None: `flask --app main seed-bags N`, beside the other top-level commands.
+bp = Blueprint("lookup", __name__, cli_group=None)
+
+CORRECTION_FORMS = {"unlink": UnlinkForm, "move": MoveForm, "complete": CompleteForm,
+                    "reopen": ReopenForm, "delete": DeleteForm}
+
+
+@bp.context_processor
+def bag_links() -> dict:
+    """`bag_url` + code: one url_for per page instead of one per row (a list page links
+    a hundred codes; building each through the URL map cost more than the query)."""
+    return {"bag_url": url_for("lookup.show_bag", code="_")[:-1]}
+
+
+@bp.app_template_filter("bag_time")
+def bag_time(value) -> str:
+    """ISO 8601 with offset, to the second, for pages (the API keeps microseconds)."""
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else ""
+
+
+# --- list, find, trace -------------------------------------------------------------------
+
+@bp.get("/bags")
+@login_required
+def list_bags():
+    form = BagFilterForm(request.args)
+    page, error, filters = None, None, None
+    try:
+        filters = services.parse_filters(request.args)
+        page = services.list_bags(filters)
+    except BagError as exc:
+        error = exc
+    args = filters.args if filters else {}
+    status = 422 if error else 200
+    return render_template(
+        "lookup/list.html", form=form, page=page, error=error, args=args,
+        unknown_user=bool(filters and filters.user and not services.user_exists(filters.user)),
+        next_url=url_for("lookup.list_bags", **args, cursor=page.next_cursor)
+        if page and page.next_cursor else None,
+        first_url=url_for("lookup.list_bags", **args) if request.args.get("cursor") else None,
+    ), status
+
+
+@bp.get("/bags/find")
+@login_required
+def find_bag():
+    """The navigation's search box: a wedge scanner types the code and presses Enter."""
+    raw = request.args.get("code", "")
+    try:
+        code = normalise_code(raw)
+    except CodeError:
+        flash("Nothing was scanned. Scan or type a bag's code in the search box.", "warning")
+        return redirect(url_for("lookup.list_bags"))
+    if services.find_bag(code) is None:
+        return _not_found(code)
+    return redirect(url_for("lookup.show_bag", code=code))
+
+
+def _not_found(code: str, message: str | None = None):
+    suggestions = services.nearest_codes(code) if code else []
+    return render_template("lookup/not_found.html", code=code, suggestions=suggestions,
+                           message=message, find_form=FindForm(formdata=None)), 404
+
+
+@bp.get("/bags/<code>")
+@login_required
+def show_bag(code):
+    try:
+        canonical = normalise_code(code)
+    except CodeError as exc:
+        return _not_found("", f"That code was not accepted. {exc}")
+    if canonical != code:
+        return redirect(url_for("lookup.show_bag", code=canonical))
+    try:
+        bag = services.trace_bag(canonical)
+    except BagError:
+        return _not_found(canonical)
+    forms = {}
+    if current_user.has_role("supervisor"):
+        forms = {name: CORRECTION_FORMS[name](prefix=name) for name in _corrections_for(bag)}
+    return render_template("lookup/bag.html", bag=bag, forms=forms)
+
+
+def _corrections_for(bag: dict) -> list[str]:
+    """The corrections that apply to this bag as it is now (the page offers only those)."""
+    if bag["kind"] == "child":
+        return (["unlink"] if bag["parent"] else []) + ["move", "delete"]
+    return ["complete" if bag["status"] == "open" else "reopen"] + (
+        [] if bag["child_count"] else ["delete"])
+
+
+# --- exports -----------------------------------------------------------------------------
+
+def _export_name(extension: str) -> str:
+    return f"bags-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.{extension}"
+
+
+@bp.get("/bags/export.csv")
+@role_required("supervisor")
+def export_csv():
+    try:
+        filters = services.parse_filters(request.args, paginate=False)
+    except BagError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    chunks = exports.csv_chunks(services.iter_export_rows(filters))
+    return Response(stream_with_context(chunks), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{_export_name("csv")}"'})
+
+
+@bp.get("/bags/export.xlsx")
+@role_required("supervisor")
+def export_xlsx():
+    try:
+        filters = services.parse_filters(request.args, paginate=False)
+    except BagError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
+    try:
+        exports.write_xlsx(services.iter_export_rows(filters), handle)
+    except exports.TooManyRows:
+        handle.close()
+        return error_response(
+            422, "too_many_rows",
+            f"More than {exports.XLSX_MAX_ROWS:,} bags match: more than a sheet holds. "
+            "Narrow the filters (dates, kind) or export CSV instead.")
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return send_file(handle, mimetype=exports.XLSX_MIMETYPE, as_attachment=True,
+                     download_name=_export_name("xlsx"), max_age=0)
+
+
+# --- corrections -------------------------------------------------------------------------
+
+SUCCESS = {
+    "unlinked": "{code} was taken out of {previous}. It is now a loose bag.",
+    "moved": "{code} moved from {previous} to {parent} ({count}).",
+    "completed": "{code} is complete.",
+    "reopened": "{code} is open again.",
+    "deleted": "{code} was deleted. Its history stays in the audit log.",
+}
+
+
+def _correct(action: str, code: str, service, *extra_fields: str):
+    form = CORRECTION_FORMS[action](prefix=action)
+    args = [getattr(form, name).data for name in extra_fields]
+    try:
+        outcome = run_correction(service, current_user, code, *args, form.reason.data)
+    except BagError as exc:
+        flash(exc.message, "danger")
+        if exc.code == "bag_not_found":
+            return redirect(url_for("lookup.list_bags"))
+        return redirect(url_for("lookup.show_bag", code=code))
+    parent = outcome.parent
+    flash(SUCCESS[outcome.result].format(
+        code=outcome.code,
+        previous=outcome.previous_parent.code if outcome.previous_parent else "no parent",
+        parent=parent.code if parent else "",
+        count=f"{parent.child_count} / {parent.capacity}" if parent else ""), "success")
+    if outcome.result == "deleted":
+        return redirect(url_for("lookup.list_bags"))
+    return redirect(url_for("lookup.show_bag", code=outcome.code))
+
+
+@bp.post("/bags/<code>/unlink")
+@role_required("supervisor")
+def unlink_bag(code):
+    return _correct("unlink", code, services.unlink_child)
+
+
+@bp.post("/bags/<code>/move")
+@role_required("supervisor")
+def move_bag(code):
+    return _correct("move", code, services.move_child, "parent")
+
+
+@bp.post("/bags/<code>/complete")
+@role_required("supervisor")
+def complete_bag(code):
+    return _correct("complete", code, services.complete_parent)
+
+
+@bp.post("/bags/<code>/reopen")
+@role_required("supervisor")
+def reopen_bag(code):
+    return _correct("reopen", code, services.reopen_parent)
+
+
+@bp.post("/bags/<code>/delete")
+@role_required("supervisor")
+def delete_bag(code):
+    return _correct("delete", code, services.delete_bag)
+
+
+from app.lookup import seed  # noqa: E402,F401  (registers `seed-bags` on bp.cli)

@@ -1,0 +1,266 @@
+/* TraceTrack supervisor dashboard.
+ *
+ * The page arrives with every figure rendered by the server. This script redraws them from
+ * GET /api/v1/dashboard/stats and /activity every few seconds without reloading, pauses
+ * while the tab is hidden, and says plainly when the figures are stale because the server
+ * could not be reached. Everything is written with textContent: no HTML from data, and no
+ * inline styles (the CSP forbids them; Chart.js sizes its canvas through the CSSOM).
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("dashboard");
+  if (!root) { return; }
+
+  var config = {
+    statsUrl: root.dataset.statsUrl,
+    activityUrl: root.dataset.activityUrl,
+    bagUrl: root.dataset.bagUrl,
+    loginUrl: root.dataset.loginUrl,
+    refreshMs: Math.max(1, parseInt(root.dataset.refreshSeconds, 10) || 10) * 1000,
+    timeoutMs: 8000
+  };
+  var updatedEl = document.getElementById("updated-at");
+  var banner = document.getElementById("stale-banner");
+  var lastGeneratedAt = root.dataset.generatedAt;
+  var timer = null;
+  var inFlight = false;
+
+  // ---- formatting ---------------------------------------------------------------------
+  // Times arrive as ISO 8601 in the warehouse's zone (APP_TIMEZONE): show them as they are,
+  // whatever zone this browser is in.
+  function today() { return (lastGeneratedAt || "").slice(0, 10); }
+
+  function clock(iso) {
+    if (!iso) { return "never"; }
+    if (iso.slice(0, 10) === today()) { return iso.slice(11, 19); }
+    return iso.slice(0, 10) + " " + iso.slice(11, 16);
+  }
+
+  function number(value) { return Number(value).toLocaleString("en-US"); }
+
+  function bagUrl(code) { return config.bagUrl.replace("__CODE__", encodeURIComponent(code)); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function bagLink(code) {
+    if (!code) { return el("span", "", "(no code)"); }
+    var link = el("a", "font-monospace", code);
+    link.href = bagUrl(code);
+    return link;
+  }
+
+  function replaceChildren(parent, nodes, emptyNode) {
+    while (parent.firstChild) { parent.removeChild(parent.firstChild); }
+    if (!nodes.length && emptyNode) { parent.appendChild(emptyNode); }
+    nodes.forEach(function (node) { parent.appendChild(node); });
+  }
+
+  function emptyRow(columns, text) {
+    var row = el("tr", "empty-row");
+    var cell = el("td", "text-secondary", text);
+    cell.colSpan = columns;
+    row.appendChild(cell);
+    return row;
+  }
+
+  function emptyItem(text) { return el("li", "list-group-item py-1 text-secondary empty-row", text); }
+
+  // ---- chart --------------------------------------------------------------------------
+  var chart = null;
+
+  function hourLabel(bucket) { return bucket.hour.slice(11, 16); }
+
+  function drawChart(hourly) {
+    var canvas = document.getElementById("hourly-chart");
+    if (!canvas || typeof window.Chart === "undefined") { return; }
+    var labels = hourly.map(hourLabel);
+    var values = hourly.map(function (bucket) { return bucket.scans; });
+    if (chart) {
+      chart.data.labels = labels;
+      chart.data.datasets[0].data = values;
+      chart.update("none");
+      return;
+    }
+    chart = new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "Scans", data: values, backgroundColor: "#0d6efd" }] },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { display: false } },
+        scales: {
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+          x: { ticks: { maxRotation: 0, autoSkip: true } }
+        }
+      }
+    });
+  }
+
+  function hourlySummary(hourly) {
+    var total = 0;
+    var peak = hourly[0];
+    hourly.forEach(function (bucket) {
+      total += bucket.scans;
+      if (bucket.scans > peak.scans) { peak = bucket; }
+    });
+    if (!peak || !peak.scans) { return "No scans in the last 24 hours."; }
+    return number(total) + " scans in the last 24 hours; busiest hour " + hourLabel(peak) +
+      " (" + number(peak.scans) + ").";
+  }
+
+  // ---- rendering ----------------------------------------------------------------------
+  function setCount(key, value) {
+    document.getElementById("count-" + key).textContent = number(value);
+  }
+
+  function renderStats(stats) {
+    lastGeneratedAt = stats.generated_at;
+    setCount("parents-open", stats.parents.open);
+    setCount("parents-complete", stats.parents.complete);
+    setCount("children-linked", stats.children.linked);
+    setCount("children-unlinked", stats.children.unlinked);
+    setCount("scans-today", stats.scans.today);
+    setCount("scans-last-hour", stats.scans.last_hour);
+    drawChart(stats.hourly);
+    document.getElementById("hourly-summary").textContent = hourlySummary(stats.hourly);
+
+    replaceChildren(document.getElementById("people-body"), stats.people.map(function (person) {
+      var row = el("tr");
+      row.appendChild(el("td", "", person.username));
+      row.appendChild(el("td", "text-end", number(person.scans)));
+      row.appendChild(el("td", "text-end", number(person.parents_completed)));
+      row.appendChild(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)));
+      return row;
+    }), emptyRow(4, "Nobody has scanned today yet."));
+
+    replaceChildren(document.getElementById("stale-body"), stats.stale_parents.map(function (parent) {
+      var row = el("tr");
+      var codeCell = el("td");
+      codeCell.appendChild(bagLink(parent.code));
+      row.appendChild(codeCell);
+      row.appendChild(el("td", "text-end", parent.child_count + " / " + parent.capacity));
+      row.appendChild(el("td", "", clock(parent.last_scan_at)));
+      return row;
+    }), emptyRow(3, "No open parent is waiting."));
+
+    replaceChildren(document.getElementById("exceptions-list"), stats.exceptions.map(function (item) {
+      var li = el("li", "list-group-item py-1");
+      var top = el("div", "d-flex justify-content-between gap-2");
+      var codeSpan = el("span");
+      codeSpan.appendChild(bagLink(item.code));
+      top.appendChild(codeSpan);
+      top.appendChild(el("span", "text-secondary small text-nowrap", clock(item.at) + " \u00b7 " + item.username));
+      li.appendChild(top);
+      li.appendChild(el("div", "small text-danger-emphasis", item.reason));
+      return li;
+    }), emptyItem("No refused scans."));
+  }
+
+  function renderActivity(activity) {
+    replaceChildren(document.getElementById("activity-list"), activity.items.map(function (item) {
+      var li = el("li", "list-group-item py-1 small" + (item.outcome !== "accepted" ? " text-danger-emphasis" : ""));
+      li.appendChild(el("span", "text-secondary small", clock(item.at)));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("strong", "", item.username));
+      li.appendChild(document.createTextNode(" " + item.summary));
+      return li;
+    }), emptyItem("No scans yet."));
+  }
+
+  // ---- fetching -----------------------------------------------------------------------
+  function getJson(url) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timeout = controller ? window.setTimeout(function () { controller.abort(); }, config.timeoutMs) : null;
+    return fetch(url, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { Accept: "application/json" },
+      signal: controller ? controller.signal : undefined
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (!response.ok) {
+          var error = new Error((body && body.error && body.error.message) || ("HTTP " + response.status));
+          error.status = response.status;
+          throw error;
+        }
+        return body;
+      });
+    }).finally(function () { if (timeout) { window.clearTimeout(timeout); } });
+  }
+
+  function showStale(error) {
+    var since = lastGeneratedAt ? clock(lastGeneratedAt) : "the page was loaded";
+    root.classList.add("is-stale");
+    banner.textContent = "";
+    banner.appendChild(el("strong", "", "Stale: "));
+    if (error && error.status === 401) {
+      banner.appendChild(document.createTextNode(
+        "these figures are from " + since + ". Your session has ended: "));
+      var link = el("a", "alert-link", "log in again");
+      link.href = config.loginUrl;
+      banner.appendChild(link);
+      banner.appendChild(document.createTextNode(" to see current figures."));
+    } else if (error && error.status === 403) {
+      banner.appendChild(document.createTextNode(
+        "these figures are from " + since + ". " + error.message));
+    } else if (error && error.status) {
+      banner.appendChild(document.createTextNode(
+        "the server could not answer since " + since + " (" + error.message + "). The figures below are from then; retrying every " +
+        config.refreshMs / 1000 + " s."));
+    } else {
+      banner.appendChild(document.createTextNode(
+        "the server could not be reached since " + since + ". The figures below are from then; retrying every " +
+        config.refreshMs / 1000 + " s."));
+    }
+    banner.classList.remove("d-none");
+  }
+
+  function showFresh() {
+    root.classList.remove("is-stale");
+    banner.classList.add("d-none");
+    banner.textContent = "";
+    updatedEl.textContent = lastGeneratedAt.slice(11, 19);
+  }
+
+  function refresh() {
+    inFlight = true;
+    return Promise.all([getJson(config.statsUrl), getJson(config.activityUrl)])
+      .then(function (answers) {
+        renderStats(answers[0]);
+        renderActivity(answers[1]);
+        showFresh();
+      }, showStale)
+      .finally(function () { inFlight = false; });
+  }
+
+  // ---- timing: every refreshMs while visible; at once when the tab comes back ---------
+  function schedule() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(tick, config.refreshMs);
+  }
+
+  function tick() {
+    timer = null;
+    if (document.hidden) { return; }  // visibilitychange starts it again
+    refresh().then(schedule);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      window.clearTimeout(timer);
+      timer = null;
+    } else if (!timer && !inFlight) {
+      tick();
+    }
+  });
+
+  drawChart(JSON.parse(root.dataset.hourly));
+  schedule();
+}());
