@@ -72,7 +72,8 @@ def _rows(connection, table) -> list[tuple]:
 def snapshot(*, ignore_rejected_scans: bool = False) -> dict[str, list[tuple]]:
     """Every row of every table, read on a connection of its own. With
     ignore_rejected_scans, scan_events rows with outcome 'rejected' are left out: a refused
-    scan is kept in the history on purpose (the dashboard's exceptions feed)."""
+    scan is kept in the history on purpose (the dashboard's exceptions feed), and counted in
+    scan_counts (kind 'refused') by a trigger."""
     db.session.rollback()
     result = {}
     with db.engine.connect() as connection:
@@ -83,6 +84,9 @@ def snapshot(*, ignore_rejected_scans: bool = False) -> dict[str, list[tuple]]:
             if ignore_rejected_scans and table.name == ScanEvent.__tablename__:
                 outcome = list(table.columns.keys()).index("outcome")
                 rows = [row for row in rows if row[outcome] != "rejected"]
+            if ignore_rejected_scans and table.name == "scan_counts":  # kept by a trigger
+                kind = list(table.columns.keys()).index("kind")
+                rows = [row for row in rows if row[kind] != "refused"]
             result[table.name] = rows
     return result
 
