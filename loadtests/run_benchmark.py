@@ -166,10 +166,23 @@ def run_locust(base: str, classes: list[str], users: int, duration: int, work: P
 
 
 WRK_SCRIPT = """
+-- One wrk thread per connection, each logged in as its own staff user (one scanner each,
+-- as in a warehouse: per-user rows such as the rate-limit counter are not shared).
 local threads = {}
+local sessions = {}
+for line in io.lines(os.getenv("WRK_SESSIONS")) do
+  local cookie, token = line:match("([^\\t]+)\\t([^\\t]+)")
+  table.insert(sessions, {cookie, token})
+end
 setup = function(thread)
-  thread:set("id", #threads + 1)
+  local n = #threads + 1
+  thread:set("id", n)
+  thread:set("cookie", sessions[(n - 1) % #sessions + 1][1])
+  thread:set("token", sessions[(n - 1) % #sessions + 1][2])
   table.insert(threads, thread)
+end
+init = function(args)
+  math.randomseed(os.time() + id * 7919)  -- each thread its own parents, not the same sequence
 end
 counter = 0
 created = 0
@@ -187,7 +200,8 @@ request = function()
   local parent = string.format("M444-%05d", math.random(1, parents))
   local code = string.format("W%s%d%08d", run, id, counter)
   local body = '{"parent":"' .. parent .. '","code":"' .. code .. '"}'
-  return wrk.format("POST", "/api/v1/scans/child", nil, body)
+  return wrk.format("POST", "/api/v1/scans/child",
+    {["Cookie"] = cookie, ["X-CSRFToken"] = token, ["Content-Type"] = "application/json"}, body)
 end
 done = function(summary, latency, requests)
   local ok, bad = 0, 0
@@ -234,17 +248,19 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
             now = datetime.now(UTC)
             for number in range(1, parents + 1):
                 copy.write_row((f"M444-{number:05d}", "parent", "open", 30, 0, now, user_id))
-    cookie, token = login_cookie(base, *users["staff"][0])
+    sessions = work / "sessions.tsv"
+    sessions.write_text("".join("\t".join(login_cookie(base, *pair)) + "\n"
+                                for pair in users["staff"][:connections]))
     script = work / "scan.lua"
     script.write_text(WRK_SCRIPT)
-    env = {**os.environ, "WRK_PARENTS": str(parents), "WRK_RUN": secrets.token_hex(2).upper()}
-    headers = ["-H", f"Cookie: {cookie}", "-H", f"X-CSRFToken: {token}",
-               "-H", "Content-Type: application/json"]
+    env = {**os.environ, "WRK_PARENTS": str(parents), "WRK_RUN": secrets.token_hex(2).upper(),
+           "WRK_SESSIONS": str(sessions)}
+    headers: list[str] = []
     log(f"wrk: {connections} connections, 5 s warm-up then {duration} s")
-    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d5s", "-s", script, *headers, base],
+    subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", "-d5s", "-s", script, *headers, base],
                    env=env, capture_output=True, timeout=60)
     env["WRK_RUN"] = secrets.token_hex(2).upper()  # fresh codes for the measured run
-    answer = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout",
+    answer = subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout",
                              "5s", "-s", script, *headers, base], env=env, capture_output=True,
                             text=True, timeout=duration + 60)
     out = answer.stdout
