@@ -714,6 +714,28 @@ def test_a_dry_run_taken_up_again_starts_over(app, client, boss, monkeypatch):
     assert record.check_result["counts"]["children_linked"] == 5 and count(Bag) == 0
 
 
+def test_a_failed_import_may_be_confirmed_again_and_its_old_attempt_stands_down(
+        app, client, boss):
+    record = checked(app, client, xlsx(CLEAN_SHEET))
+    client.post(f"/imports/{record.id}/confirm")
+    first = job(latest_import().import_job_id)
+    first.status, first.error = "failed", "the server stopped"
+    db.session.commit()
+    page = client.get(f"/imports/{record.id}").get_data(as_text=True)
+    assert 'id="confirm-form"' in page  # a failed import may be confirmed again
+    assert client.post(f"/imports/{record.id}/confirm").status_code == 302
+    second = latest_import().import_job_id
+    assert second != first.id
+    first = job(first.id)
+    first.status = "queued"  # the old attempt comes back (a stale runner recovered)
+    db.session.commit()
+    run_jobs(app)
+    assert job(first.id).status == "failed"
+    assert f"started again as job {second}" in job(first.id).error
+    assert job(second).status == "succeeded" and bag("0016590").parent_id == bag("SB00002").id
+    assert count(AuditEvent, AuditEvent.action == "import.run") == 1
+
+
 # --- races (PostgreSQL, real threads) --------------------------------------------------------
 
 @pg_only

@@ -6,8 +6,10 @@ processed in chunks of whole units (a supplier batch is never split), one transa
 chunk. A chunk locks the parents it names (SELECT ... FOR UPDATE, in id order), creates the
 missing ones, reads its children under those locks, decides each row exactly as scan_parent
 and scan_child would, then writes the children (INSERT ... ON CONFLICT DO NOTHING), the links,
-the completions and one scan event per accepted or refused scan (station "import:<job id>"),
-and the chunk's part of the report. The database triggers keep child_count and its CHECK
+the completions, the scan events a station would have written (parent_created, linked,
+auto_completed, and each refused scan; station "import:<job id>"; rows that cannot be read
+as a scan at all are only reported) and the chunk's part of the report. A parent that already exists gets no parent_opened event: a re-import would add
+nothing but those. The database triggers keep child_count and its CHECK
 keeps it within capacity, as for scans. When a concurrent scan changed a row between the
 read and the write (an insert or a link that does not land), the chunk is rolled back and
 done again from a fresh read.
@@ -252,10 +254,14 @@ def run_import_job(context: async_handler.JobContext) -> dict:
     if user is None:
         raise async_handler.JobError("The user who started this import is gone. Upload the "
                                      "file again.")
+    current = record.check_job_id if dry_run else record.import_job_id
+    if current != context.job_id:  # an older attempt, taken up again after a newer one began
+        raise async_handler.JobError(f"This file's {'dry run' if dry_run else 'import'} was "
+                                     f"started again as job {current}; follow that one.")
     # Finished before the worker died: the summary is already stored.
-    if dry_run and record.check_job_id == context.job_id and record.check_result is not None:
+    if dry_run and record.check_result is not None:
         return record.check_result
-    if not dry_run and record.import_job_id == context.job_id and record.import_result:
+    if not dry_run and record.import_result:
         return record.import_result
     db.session.commit()
     return ImportRun(record, user, context, dry_run).execute()
