@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app import create_app
 from app.config import ConfigError
 from app.dashboard import services
 from app.extensions import db
 from app.models import Bag, ScanEvent
+from app.models.events import ScanCount
 from conftest import ON_POSTGRES, pg_only
+from test_migrations import empty_postgres_url  # noqa: F401  (a fixture)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -444,7 +446,169 @@ def test_every_query_can_use_the_dashboards_indexes(app, dataset, frozen):
     finally:
         connection.close()
     text = "\n".join(plans)
-    for index in ("ix_bags_parent_status_child_count", "ix_scan_events_linked_created_at",
-                  "ix_scan_events_completed_created_at", "ix_scan_events_refused_created_at",
-                  "ix_scan_events_parent_id_created_at", "ix_bags_status_created_at_id"):
+    slots_key = "pk_scan_counts" if ON_POSTGRES else "sqlite_autoindex_scan_counts_1"
+    for index in ("ix_bags_parent_status_child_count", "ix_bags_status_created_at_id", slots_key,
+                  "ix_scan_events_linked_created_at", "ix_scan_events_refused_created_at",
+                  "ix_scan_events_parent_id_created_at"):
         assert index in text, f"{index} not used:\n{text}"
+
+
+# --- scan_counts: the trigger and the migration keep them equal to the events -------------
+
+COUNTED_EVENTS = [  # (minutes after 2026-03-10 04:00 UTC, action, outcome, result)
+    (0, "child_scan", "accepted", "linked"),
+    (14.99999, "child_scan", "accepted", "linked"),   # the last moment of the first slot
+    (15, "child_scan", "accepted", "linked"),         # the next slot
+    (16, "complete", "accepted", "completed"),
+    (17, "complete", "accepted", "auto_completed"),
+    (18, "child_scan", "rejected", "child_in_other_parent"),
+    (19, "parent_scan", "rejected", "invalid_code"),
+    (20, "complete", "rejected", "under_capacity"),    # not counted
+    (21, "parent_scan", "accepted", "parent_created"),  # not counted
+    (22, "undo", "accepted", "unlinked"),                # not counted
+    (59, "child_scan", "accepted", "linked"),
+]
+
+
+def slot_kind(action: str, outcome: str, result: str) -> str | None:
+    if (action, outcome, result) == ("child_scan", "accepted", "linked"):
+        return "linked"
+    if (action, outcome) == ("complete", "accepted"):
+        return "completed"
+    if outcome == "rejected" and result != "under_capacity":
+        return "refused"
+    return None
+
+
+def add_counted_events(user_ids: list[int]) -> None:
+    start = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    for user_id in user_ids:
+        for minutes, action, outcome, result in COUNTED_EVENTS:
+            db.session.add(ScanEvent(user_id=user_id, action=action, outcome=outcome,
+                                     result=result, code="C0001",
+                                     created_at=start + timedelta(minutes=minutes)))
+    db.session.commit()
+
+
+def counts_from_events() -> dict:
+    """What scan_counts must hold, worked out here in Python from the events."""
+    expected: dict = {}
+    for event_row in db.session.scalars(select(ScanEvent)):
+        kind = slot_kind(event_row.action, event_row.outcome, event_row.result)
+        if kind is None:
+            continue
+        at = event_row.created_at
+        slot = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+        key = (slot, kind, event_row.user_id)
+        expected[key] = expected.get(key, 0) + 1
+    return expected
+
+
+def stored_counts() -> dict:
+    return {(row.slot_start, row.kind, row.user_id): row.count
+            for row in db.session.scalars(select(ScanCount))}
+
+
+def test_trigger_counts_every_event_in_its_slot(app, make_user):
+    users = [make_user("one", "staff").id, make_user("two", "staff").id]
+    add_counted_events(users)
+    expected = counts_from_events()
+    assert stored_counts() == expected
+    slot = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    assert expected[(slot, "linked", users[0])] == 2
+    assert expected[(slot + timedelta(minutes=15), "linked", users[0])] == 1
+    assert expected[(slot + timedelta(minutes=15), "completed", users[0])] == 2
+    assert expected[(slot + timedelta(minutes=15), "refused", users[0])] == 2
+    assert expected[(slot + timedelta(minutes=45), "linked", users[1])] == 1
+    assert len(expected) == 10
+
+
+def test_scans_through_the_api_keep_the_counts_equal_to_the_events(client, login_as, staff):
+    login_as(staff)
+    assert client.post("/api/v1/scans/parent", json={"code": "SB00001"}).status_code == 201
+    for number in range(1, 4):
+        client.post("/api/v1/scans/child", json={"parent": "SB00001", "code": f"C000{number}"})
+    client.post("/api/v1/scans/child", json={"parent": "SB00001", "code": "C0001"})  # already in
+    client.post("/api/v1/scans/child", json={"parent": "SB00001", "code": "bad code"})  # refused
+    client.post("/api/v1/parents/SB00001/complete", json={})  # under_capacity: not counted
+    client.post("/api/v1/parents/SB00001/complete", json={"force": True})
+    kinds: dict = {}
+    for (_slot, kind, _user), count in stored_counts().items():
+        kinds[kind] = kinds.get(kind, 0) + count
+    assert kinds == {"linked": 3, "refused": 1, "completed": 1}
+    assert stored_counts() == counts_from_events()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pg_only)])
+def test_the_migration_counts_the_events_already_stored(tmp_path, request, backend):
+    from flask_migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'counts.db'}"
+    else:
+        url = request.getfixturevalue("empty_postgres_url")
+    application = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with application.app_context():
+        try:
+            upgrade(revision="0005_imports")
+            from app.auth.services import create_user
+
+            created = [create_user(name, "staff", "correct horse battery staple")
+                       for name in ("before", "after")]
+            db.session.commit()
+            users = [user.id for user in created]
+            add_counted_events(users[:1])  # stored before scan_counts exists
+            upgrade()
+            add_counted_events(users[1:])  # counted by the trigger
+            assert stored_counts() == counts_from_events()
+            assert {user for _slot, _kind, user in stored_counts()} == set(users)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pg_only
+def test_concurrent_scans_of_one_user_in_one_slot_all_count(make_app, make_user):
+    """Eight threads, each in its own session and transaction, add to the same slot row."""
+    import threading
+
+    worker_id = make_user("busy", "staff").id
+    db.session.commit()
+    application = make_app()
+    at = datetime(2026, 3, 10, 4, 5, tzinfo=UTC)
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def scan_many():
+        try:
+            with application.app_context():
+                barrier.wait(timeout=10)
+                for _ in range(25):
+                    db.session.add(ScanEvent(user_id=worker_id, action="child_scan",
+                                             outcome="accepted", result="linked",
+                                             code="C0001", created_at=at))
+                    db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scan_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    db.session.rollback()
+    assert stored_counts() == {(datetime(2026, 3, 10, 4, 0, tzinfo=UTC), "linked", worker_id): 200}
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe",
+                                  "America/St_Johns", "Asia/Kolkata", "UTC"])
+def test_days_and_hours_start_on_slot_boundaries_in_every_zone(zone):
+    """scan_counts' 15-minute slots can be summed into any zone's days and hours."""
+    tz = ZoneInfo(zone)
+    for now in (datetime(2026, 1, 15, 9, 7, 31, tzinfo=UTC), datetime(2026, 7, 15, 21, 52, tzinfo=UTC),
+                datetime(2026, 10, 4, 1, 10, tzinfo=UTC)):
+        win = services.windows(now, tz, 30)
+        for moment in (win.day_start, win.day_end, *win.buckets):
+            assert moment.minute % 15 == 0 and moment.second == moment.microsecond == 0, moment

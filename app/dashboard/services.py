@@ -1,14 +1,18 @@
 """Dashboard figures (DESIGN.md section 6), computed from the data on every request: nothing
-is cached, so every worker and every host shows the same numbers.
+is cached in a worker, so every worker and every host shows the same numbers.
 
-Each figure is a range query over an index that holds only the rows it counts (see the
-partial indexes in app/models and docs/PERFORMANCE.md, "Dashboard"), so the cost follows
-today's activity, not the size of the tables:
+What each figure reads (docs/PERFORMANCE.md, "Dashboard"), so that the cost does not grow
+with the size of the tables or with the day's volume:
 - parents open/complete and linked children: the parents' partial index (status,
   child_count); linked children are the sum of child_count, which the database keeps equal
-  to the number of children (DESIGN.md section 3, invariant 2);
-- unlinked children: the status index;
-- scans, completions and refusals: one partial index each on (created_at, user_id).
+  to the number of children (DESIGN.md section 3, invariant 2); unlinked children: the
+  status index;
+- scans today, per hour and per person, parents completed and errors: scan_counts, the
+  events counted per user and 15-minute slot by a trigger in the transaction that writes
+  each event (migration 0006), so they always equal the events;
+- the last hour: whole slots, plus the events of the first, partial quarter hour;
+- stale parents: one index probe per open parent; exceptions and recent activity: the
+  newest rows of an index in time order.
 
 "Today" and the hour buckets are in APP_TIMEZONE; stored times stay UTC. All figures of one
 answer come from one snapshot of the database (REPEATABLE READ on PostgreSQL), so that the
