@@ -144,6 +144,8 @@ class StaffUser(LoggedInUser):
             if response.status_code == 200:
                 undone = response.json()["child"]["code"]
                 self.mine.remove(undone)
+                with _lock:  # no longer in a parent: not a conflict to scan elsewhere
+                    _known_children[:] = [pair for pair in _known_children if pair[0] != undone]
                 self.count -= 1
                 if _acks is not None:
                     with _lock:
