@@ -277,6 +277,17 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
              "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"]}]
 
 
+# DESIGN.md section 3, as counts of the rows that would break it.
+INVARIANT_CHECKS = (
+    ("parents whose child_count is wrong or over capacity",
+     "SELECT count(*) FROM bags p WHERE p.kind = 'parent' AND (p.child_count <>"
+     " (SELECT count(*) FROM bags c WHERE c.parent_id = p.id) OR p.child_count > p.capacity)"),
+    ("links that are not child -> parent",
+     "SELECT count(*) FROM bags c JOIN bags p ON p.id = c.parent_id"
+     " WHERE c.kind <> 'child' OR p.kind <> 'parent'"),
+)
+
+
 def check_data(db_url: str, acks_path: Path | None) -> dict:
     """Every acknowledged scan in the database exactly once; counts and invariants hold."""
     import psycopg
@@ -306,17 +317,10 @@ def check_data(db_url: str, acks_path: Path | None) -> dict:
         ).fetchone()[0]
         if misplaced:
             problems.append(f"{misplaced} acknowledged children are not in their parent")
-        counts = conn.execute(
-            "SELECT count(*) FROM bags p WHERE p.kind = 'parent' AND (p.child_count <>"
-            " (SELECT count(*) FROM bags c WHERE c.parent_id = p.id) OR p.child_count > p.capacity)"
-        ).fetchone()[0]
-        if counts:
-            problems.append(f"{counts} parents whose child_count is wrong or over capacity")
-        wrong_parent = conn.execute(
-            "SELECT count(*) FROM bags c JOIN bags p ON p.id = c.parent_id"
-            " WHERE c.kind <> 'child' OR p.kind <> 'parent'").fetchone()[0]
-        if wrong_parent:
-            problems.append(f"{wrong_parent} links that are not child -> parent")
+        for broken, sql in INVARIANT_CHECKS:
+            count = conn.execute(sql).fetchone()[0]
+            if count:
+                problems.append(f"{count} {broken}")
         totals = conn.execute(
             "SELECT (SELECT count(*) FROM bags WHERE kind = 'parent'),"
             " (SELECT count(*) FROM bags WHERE kind = 'child'),"

@@ -93,13 +93,16 @@ def _clean_station(station: object) -> str | None:
 
 # --- queries -----------------------------------------------------------------------------
 
-def _insert_ignoring_conflict(values: dict) -> Bag | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: two stations creating the same bag at the
-    same moment get one row; the loser gets None and reads the winner's row."""
+def _insert_bag_unless_taken(values: dict):
+    """INSERT ... ON CONFLICT (code) DO NOTHING: two stations creating the same bag at the
+    same moment get one row; the loser's RETURNING is empty and it reads the winner's row."""
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Bag).values(**values).on_conflict_do_nothing(index_elements=["code"])
-    return db.session.scalar(stmt.returning(Bag))
+    insert_bag = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_bag(Bag).values(**values).on_conflict_do_nothing(index_elements=["code"])
+
+
+def _insert_ignoring_conflict(values: dict) -> Bag | None:
+    return db.session.scalar(_insert_bag_unless_taken(values).returning(Bag))
 
 
 def _lock_parent(code: str) -> Bag | None:
@@ -347,12 +350,10 @@ def _link_new(user: User, parent: ParentRow, code: str, action: str):
     if error:
         raise error
     now = utcnow()
-    dialect = _sql().dialect.name
-    insert_bag = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_id = _sql().scalar(
-        insert_bag(Bag).values(code=code, kind=CHILD, status=LINKED, parent_id=parent.id,
-                               linked_at=now, created_at=now, created_by_id=user.id)
-        .on_conflict_do_nothing(index_elements=["code"]).returning(Bag.id))
+    new_id = _sql().scalar(_insert_bag_unless_taken({
+        "code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
+        "linked_at": now, "created_at": now, "created_by_id": user.id,
+    }).returning(Bag.id))
     if new_id is None:
         return None  # created by another station a moment ago: read it again
     return "linked", ChildRow(new_id, code, CHILD, LINKED, parent.id, now, now)

@@ -25,7 +25,7 @@ def browser():
         message = "needs Chromium: apt-get install chromium (or set CHROMIUM_PATH)"
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
