@@ -93,7 +93,9 @@ def engine_options(url: str, *, pool_size: int, max_overflow: int, pool_timeout:
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": pool_timeout,
-        "pool_pre_ping": True,
+        # Instead of pool_pre_ping (a round trip per request): app/models/postgresql.py
+        # pings only connections idle longer than DB_PING_AFTER_IDLE_SECONDS.
+        "pool_pre_ping": False,
         "pool_recycle": 300,
         "connect_args": {
             "connect_timeout": connect_timeout,
@@ -125,6 +127,7 @@ class BaseConfig:
             connect_timeout=env_int("DB_CONNECT_TIMEOUT", 2, minimum=1),
         )
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.DB_PING_AFTER_IDLE_SECONDS = env_int("DB_PING_AFTER_IDLE_SECONDS", 5, minimum=0)
 
         # Sessions: a scanning page stays open for a whole shift.
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=env_int("SESSION_HOURS", 12, minimum=1))
@@ -143,7 +146,10 @@ class BaseConfig:
 
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
-        self.RATELIMIT_HEADERS_ENABLED = True
+        # X-RateLimit-* headers on every answer cost a second Redis call per request (a
+        # scan's largest single cost, docs/PERFORMANCE.md) and no client reads them; a 429
+        # carries Retry-After either way (app/errors.py).
+        self.RATELIMIT_HEADERS_ENABLED = env_bool("RATELIMIT_HEADERS_ENABLED", False)
         # Two counters per key instead of a list of timestamps: as smooth as a moving window at
         # a fraction of the Redis work per request (every scan passes the limiter).
         self.RATELIMIT_STRATEGY = env_str("RATELIMIT_STRATEGY", "sliding-window-counter")
@@ -188,6 +194,10 @@ class BaseConfig:
         self.JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
         self.HEAVY_REQUESTS_PER_WORKER = env_int("HEAVY_REQUESTS_PER_WORKER", 2, minimum=1)
         self.HEAVY_REQUEST_WAIT_SECONDS = env_int("HEAVY_REQUEST_WAIT_SECONDS", 1, minimum=0)
+        # Imports: how long an uploaded file that was never imported is kept (an imported
+        # one goes as soon as its import succeeds).
+        self.IMPORT_UPLOAD_RETENTION_HOURS = env_int("IMPORT_UPLOAD_RETENTION_HOURS", 24,
+                                                     minimum=1)
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.REQUEST_LOG = env_bool("REQUEST_LOG", True)

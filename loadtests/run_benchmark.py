@@ -125,6 +125,76 @@ class Server:
         self.log.close()
 
 
+class CpuMeter:
+    """CPU seconds spent while the load ran, per group: the app (gunicorn's master and
+    workers, recycled ones included), PostgreSQL (the backends serving the run's database),
+    Redis, and the whole machine. Per request, these compare runs on a shared, noisy machine
+    better than requests per second do: other sessions' work slows a run down but does not
+    add to its own processes' CPU."""
+
+    def __init__(self, server_pid: int, database: str):
+        self.server_pid, self.database = server_pid, database
+        self.first: dict[int, tuple[str, float]] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _group(self, process) -> str | None:
+        info = process.info
+        if info["pid"] == self.server_pid or info["ppid"] == self.server_pid:
+            return "app"
+        command = " ".join(info["cmdline"] or [])
+        if info["name"].startswith("postgres") and f" {self.database} " in command:
+            return "postgres"
+        if info["name"].startswith("redis-server"):
+            return "redis"
+        return None
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        import psutil
+
+        seen = {}
+        for process in psutil.process_iter(["pid", "ppid", "name", "cmdline", "cpu_times"]):
+            group = self._group(process)
+            times = process.info["cpu_times"]
+            if group and times:
+                seen[process.info["pid"]] = (group, times.user + times.system)
+        return seen
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.last.update(self._read())
+
+    def start(self) -> None:
+        import psutil
+
+        self.first = self._read()
+        self.last = dict(self.first)
+        self.machine = psutil.cpu_times()
+        self.started = time.monotonic()
+        self._thread.start()
+
+    def stop(self, requests: int) -> dict:
+        import psutil
+
+        self._stop.set()
+        self._thread.join()
+        self.last.update(self._read())
+        wall = time.monotonic() - self.started
+        used: dict[str, float] = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+        for pid, (group, seconds) in self.last.items():
+            used[group] += seconds - self.first.get(pid, (group, 0.0))[1]
+        machine = psutil.cpu_times()
+        idle = (machine.idle + machine.iowait) - (self.machine.idle + self.machine.iowait)
+        busy_cores = (sum(machine) - sum(self.machine) - idle) / wall
+        per_request = {group: round(seconds * 1000 / max(requests, 1), 2)
+                       for group, seconds in used.items()}
+        self.result = {"cpu_ms_per_request": per_request,
+                       "machine_busy_cores": round(busy_cores, 2),
+                       "load_average": [round(value, 2) for value in os.getloadavg()]}
+        return self.result
+
+
 def flask(env: dict, *args: str, stdin: str | None = None) -> None:
     subprocess.run([VENV_BIN / "flask", "--app", "main", *args], cwd=ROOT, env=env, check=True,
                    input=stdin, text=True, stdout=subprocess.DEVNULL)
@@ -144,13 +214,14 @@ def create_users(env: dict, counts: dict, path: Path) -> None:
 
 
 def run_locust(base: str, classes: list[str], users: int, duration: int, work: Path,
-               env: dict) -> list[dict]:
+               env: dict, meter: CpuMeter) -> list[dict]:
     prefix = work / "locust"
     spawn_rate = max(5, users // 20)
     command = [VENV_BIN / "locust", "-f", ROOT / "loadtests" / "locustfile.py", "--headless",
                "-H", base, "-u", str(users), "-r", str(spawn_rate), "-t", f"{duration}s",
                "--csv", prefix, "--only-summary", "--stop-timeout", "10", *classes]
     log(f"locust: {users} users ({', '.join(classes)}) for {duration} s")
+    meter.start()
     subprocess.run(command, cwd=ROOT, env=env, timeout=duration + 120,
                    stdout=subprocess.DEVNULL, stderr=open(work / "locust.log", "w"))  # noqa: SIM115
     rows = []
@@ -162,6 +233,8 @@ def run_locust(base: str, classes: list[str], users: int, duration: int, work: P
                 "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"] or 0),
                 "p95_ms": float(row["95%"] or 0), "p99_ms": float(row["99%"] or 0),
             })
+    meter.stop(next((row["requests"] for row in rows if row["name"] == "Aggregated"),
+                    sum(row["requests"] for row in rows)))
     return rows
 
 
@@ -235,7 +308,7 @@ def login_cookie(base: str, username: str, password: str) -> tuple[str, str]:
 
 
 def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
-            db_url: str) -> list[dict]:
+            db_url: str, meter: CpuMeter) -> list[dict]:
     """Child scans into pre-created open parents, as fast as the server answers."""
     import psycopg
 
@@ -260,6 +333,7 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
     subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", "-d5s", "-s", script, *headers, base],
                    env=env, capture_output=True, timeout=60)
     env["WRK_RUN"] = secrets.token_hex(2).upper()  # fresh codes for the measured run
+    meter.start()
     answer = subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout",
                              "5s", "-s", script, *headers, base], env=env, capture_output=True,
                             text=True, timeout=duration + 60)
@@ -270,6 +344,7 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
     stats = json.loads(line[5:])
     statuses = json.loads(next(line for line in out.splitlines() if line.startswith("STATUS "))[7:])
     seconds = stats["duration_us"] / 1e6
+    meter.stop(stats["requests"])
     # Every answer but 201 linked is a failure here (wrk itself counts 3xx as success).
     return [{"method": "POST", "name": "/api/v1/scans/child (wrk)", "requests": stats["requests"],
              "failures": max(statuses["other"], stats["non2xx"]) + stats["socket_errors"],
@@ -416,18 +491,19 @@ def main() -> None:
         create_users(env, counts, work / "users.json")
         server = Server(env, work / "gunicorn.log")
         server.start()
+        meter = CpuMeter(server.process.pid, database)
         acks = work / "acks.jsonl"
         load_env = {**os.environ, "LOADTEST_USERS": str(work / "users.json"),
                     "LOADTEST_ACKS": str(acks), "LOADTEST_RUN": secrets.token_hex(2).upper()}
         if args.profile == "shift":
             rows = run_locust(server.base, ["StaffUser", "SupervisorUser", "AdminUser"], users,
-                              duration, work, load_env)
+                              duration, work, load_env, meter)
         elif use_wrk:
             rows = run_wrk(server.base, json.loads((work / "users.json").read_text()), duration,
-                           users, work, db_url)
+                           users, work, db_url, meter)
             acks = None
         else:
-            rows = run_locust(server.base, ["BlastUser"], users, duration, work, load_env)
+            rows = run_locust(server.base, ["BlastUser"], users, duration, work, load_env, meter)
         server.stop()
         peak_mb = server.peak_rss / 2**20
         data = check_data(db_url, acks)
@@ -442,10 +518,12 @@ def main() -> None:
               "seed_bags": args.seed_bags, "tool": "wrk" if use_wrk else "locust",
               "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
               "endpoints": rows, "peak_memory_mb": round(peak_mb, 1), "data": data,
+              "cpu": meter.result,
               "targets": TARGETS[args.profile], "failed": failed}
     out = RESULTS / f"{args.profile}-{stamp}.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"\npeak memory (master + workers): {peak_mb:.0f} MB")
+    print(f"cpu: {json.dumps(meter.result)}")
     print(f"data: {json.dumps(data)}")
     print(f"results: {out}")
     print("targets: " + ("all met" if not failed else "MISSED: " + "; ".join(failed)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -93,12 +93,13 @@ def _clean_station(station: object) -> str | None:
 
 # --- queries -----------------------------------------------------------------------------
 
-def _insert_bag_unless_taken(values: dict):
+def _insert_bag_unless_taken(values: dict | None):
     """INSERT ... ON CONFLICT (code) DO NOTHING: two stations creating the same bag at the
     same moment get one row; the loser's RETURNING is empty and it reads the winner's row."""
     dialect = db.session.get_bind().dialect.name
     insert_bag = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert_bag(Bag).values(**values).on_conflict_do_nothing(index_elements=["code"])
+    statement = insert_bag(Bag) if values is None else insert_bag(Bag).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=["code"])
 
 
 def _insert_ignoring_conflict(values: dict) -> Bag | None:
@@ -228,10 +229,12 @@ def _sql():
     return db.session.connection()
 
 
+_LOCK_PARENT = (select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count)
+                .where(Bag.code == bindparam("code"), Bag.kind == PARENT).with_for_update())
+
+
 def _lock_parent_row(code: str) -> ParentRow | None:
-    row = _sql().execute(
-        select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count)
-        .where(Bag.code == code, Bag.kind == PARENT).with_for_update()).first()
+    row = _sql().execute(_LOCK_PARENT, {"code": code}).first()
     return ParentRow(*row) if row else None
 
 
@@ -269,13 +272,6 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
             f"There is no parent {parent_code}. Scan the parent's label to start it.",
             action=action, scanned=code, parent_code=parent_code)
 
-    if scan_id is not None:
-        replayed_bag = _sql().execute(
-            select(ScanEvent.bag_id).where(ScanEvent.scan_id == scan_id)).first()
-        if replayed_bag is not None:
-            child = db.session.get(Bag, replayed_bag[0]) if replayed_bag[0] else None
-            return ScanResult("replayed", parent, child)
-
     if code == parent.code or matches(_parent_pattern(), code):
         raise ScanError(
             "code_is_parent",
@@ -288,24 +284,26 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
             "invalid_code", f"{code} was not accepted: {reason}. Scan the child's label again.",
             action=action, scanned=code, parent=parent, pattern=_child_pattern())
 
-    for _attempt in range(3):
-        child, current_parent_code = _child_row(code)
-        if child is not None:
-            outcome = _link_existing(parent, child, current_parent_code, code, action)
-        else:
-            outcome = _link_new(user, parent, code, action)
-        if outcome is not None:
-            result, child = outcome
-            break
-    else:  # pragma: no cover - three lost races in a row on one code
-        raise ScanError("database_busy", "The scan collided with another. Scan it again.",
-                        action=action, scanned=code, parent=parent)
+    linked = None
+    if _parent_status_error(parent, action, code) is None:
+        # The usual scan: a new label. One statement creates the child and its event.
+        linked = _insert_new_child_with_event(user, parent, code, scan_id=scan_id,
+                                              station=station, scanned_at=scanned_at)
+    if linked is None:
+        if scan_id is not None:
+            replayed_bag = _sql().execute(
+                select(ScanEvent.bag_id).where(ScanEvent.scan_id == scan_id)).first()
+            if replayed_bag is not None:
+                child = db.session.get(Bag, replayed_bag[0]) if replayed_bag[0] else None
+                return ScanResult("replayed", parent, child)
+        result, child = _link_known_code(user, parent, code, action)
+        if result == "already_linked":
+            return ScanResult(result, parent, child)
+        _insert_event(user, action, "linked", code, bag_id=child.id, parent_id=parent.id,
+                      scan_id=scan_id, station=station, scanned_at=scanned_at)
+    else:
+        child = linked
 
-    if result == "already_linked":
-        return ScanResult(result, parent, child)
-
-    _insert_event(user, action, "linked", code, bag_id=child.id, parent_id=parent.id,
-                  scan_id=scan_id, station=station, scanned_at=scanned_at)
     # The trigger added one to child_count under the lock we hold: mirror it without a query.
     parent.child_count += 1
     if parent.child_count >= parent.capacity:
@@ -314,6 +312,77 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
         _insert_event(user, "complete", "auto_completed", parent.code, bag_id=parent.id,
                       parent_id=parent.id, station=station)
     return ScanResult("linked", parent, child)
+
+
+def _link_known_code(user: User, parent: ParentRow, code: str, action: str):
+    """A code the fast path could not create: read it, then link it (or refuse)."""
+    for _attempt in range(3):
+        child, current_parent_code = _child_row(code)
+        if child is not None:
+            outcome = _link_existing(parent, child, current_parent_code, code, action)
+        else:
+            outcome = _link_new(user, parent, code, action)
+        if outcome is not None:
+            return outcome
+    raise ScanError(  # pragma: no cover - three lost races in a row on one code
+        "database_busy", "The scan collided with another. Scan it again.",
+        action=action, scanned=code, parent=parent)
+
+
+# The usual scan on PostgreSQL, as one statement: create the child linked to the parent and
+# its scan event, unless the code exists (ON CONFLICT) or the scan_id was seen before (NOT
+# EXISTS). Written out because it runs for nearly every scan: building it with Core on each
+# call cost more CPU than executing it. Columns as in app/models/bag.py and events.py.
+_NEW_CHILD_WITH_EVENT = text("""
+WITH new_bag AS (
+    INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at, created_by_id)
+    SELECT CAST(:code AS VARCHAR), CAST(:kind AS VARCHAR), CAST(:status AS VARCHAR),
+           CAST(:parent_id AS BIGINT), CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ),
+           CAST(:user_id AS BIGINT)
+    WHERE NOT EXISTS (SELECT 1 FROM scan_events WHERE scan_id = CAST(:scan_id AS VARCHAR))
+    ON CONFLICT (code) DO NOTHING
+    RETURNING id
+)
+INSERT INTO scan_events (created_at, user_id, action, outcome, result, code, bag_id,
+                         parent_id, scan_id, station, client_scanned_at)
+SELECT CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT), CAST(:action AS VARCHAR),
+       CAST(:outcome AS VARCHAR), CAST(:result AS VARCHAR), CAST(:code AS VARCHAR), id,
+       CAST(:parent_id AS BIGINT), CAST(:scan_id AS VARCHAR), CAST(:station AS VARCHAR),
+       CAST(:scanned_at AS TIMESTAMPTZ)
+FROM new_bag
+RETURNING bag_id
+""")
+
+
+def _insert_new_child_with_event(user: User, parent: ParentRow, code: str, *,
+                                 scan_id: str | None, station: str | None,
+                                 scanned_at: datetime | None) -> ChildRow | None:
+    """Create `code` as a child linked to the (locked, open, not full) parent together with
+    its scan event, unless the code exists or `scan_id` was seen before: then nothing is
+    written and None sends the scan down the full path (replay, existing child, race)."""
+    now = utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        new_id = _sql().scalar(_NEW_CHILD_WITH_EVENT, {
+            "code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id, "now": now,
+            "user_id": user.id, "scan_id": scan_id, "action": "child_scan",
+            "outcome": ACCEPTED, "result": "linked", "station": station,
+            "scanned_at": scanned_at})
+    else:  # SQLite (the trial database) has no data-modifying CTE: two statements
+        seen = (select(ScanEvent.id).where(ScanEvent.scan_id == scan_id).exists()
+                if scan_id is not None else None)
+        new_id = None
+        if seen is None or not _sql().scalar(select(seen)):
+            new_id = _sql().scalar(_insert_bag_unless_taken({
+                "code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
+                "linked_at": now, "created_at": now, "created_by_id": user.id,
+            }).returning(Bag.id))
+        if new_id is not None:
+            _insert_event(user, "child_scan", "linked", code, bag_id=new_id,
+                          parent_id=parent.id, scan_id=scan_id, station=station,
+                          scanned_at=scanned_at)
+    if new_id is None:
+        return None
+    return ChildRow(new_id, code, CHILD, LINKED, parent.id, now, now)
 
 
 def _link_existing(parent: ParentRow, child: ChildRow, current_parent_code, code, action):
