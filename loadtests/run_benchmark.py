@@ -238,6 +238,7 @@ def run_locust(base: str, classes: list[str], users: int, duration: int, work: P
     return rows
 
 
+WRK_USER_AGENT = "tracetrack-wrk"
 WRK_SCRIPT = """
 -- One wrk thread per connection, each logged in as its own staff user (one scanner each,
 -- as in a warehouse: per-user rows such as the rate-limit counter are not shared).
@@ -274,7 +275,8 @@ request = function()
   local code = string.format("W%s%d%08d", run, id, counter)
   local body = '{"parent":"' .. parent .. '","code":"' .. code .. '"}'
   return wrk.format("POST", "/api/v1/scans/child",
-    {["Cookie"] = cookie, ["X-CSRFToken"] = token, ["Content-Type"] = "application/json"}, body)
+    {["Cookie"] = cookie, ["X-CSRFToken"] = token, ["Content-Type"] = "application/json",
+     ["User-Agent"] = "tracetrack-wrk"}, body)
 end
 done = function(summary, latency, requests)
   local ok, bad = 0, 0
@@ -298,6 +300,9 @@ def login_cookie(base: str, username: str, password: str) -> tuple[str, str]:
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    # The same User-Agent as wrk's requests: Flask-Login's session protection marks a session
+    # whose agent changed as not fresh, and re-signs its cookie on every answer.
+    opener.addheaders = [("User-Agent", WRK_USER_AGENT)]
     token_re = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
     token = token_re.search(opener.open(base + "/login").read().decode()).group(1)
     opener.open(base + "/login", data=urllib.parse.urlencode(
