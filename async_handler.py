@@ -8,6 +8,8 @@
     heartbeat; a job whose runner died (worker killed, host lost) is queued again by the next
     runner that looks, up to JOB_MAX_ATTEMPTS, then marked failed with the reason: never left
     "running" for ever. `flask --app main jobs work` runs a runner as a process of its own.
+    Runners also do the registered chores (`chore`, e.g. purging old uploads) now and then,
+    so that they happen wherever jobs run.
 
 (b) RequestGate: a bounded number of heavy synchronous requests per worker (exports, big
     pages); when it is full the request gets 503 with Retry-After at once instead of queueing
@@ -43,6 +45,7 @@ _CLAIM_LOCK_KEY = 7_130_2026
 
 JobHandler = Callable[["JobContext"], dict]
 _HANDLERS: dict[str, JobHandler] = {}
+_CHORES: dict[str, tuple[Callable[[], object], float]] = {}
 
 
 class JobError(Exception):
@@ -55,6 +58,19 @@ def job_handler(kind: str):
 
     def register(function: JobHandler) -> JobHandler:
         _HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def chore(name: str, every_seconds: float):
+    """Register housekeeping that every job runner does at its first look for work and then
+    at most every `every_seconds`, in an app context, before claiming a job. It must be cheap
+    when there is nothing to do and safe when several runners do it at once; it commits its
+    own work. An error is logged and tried again at the next due time."""
+
+    def register(function: Callable[[], object]) -> Callable[[], object]:
+        _CHORES[name] = (function, every_seconds)
         return function
 
     return register
@@ -107,6 +123,8 @@ class JobRunner:
         self._workers: list[threading.Thread] = []
         self._running_ids: set[int] = set()
         self._lock = threading.Lock()
+        self._chores_due: dict[str, float] = {}
+        self._chores_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,11 +173,32 @@ class JobRunner:
         """Recover jobs of dead runners, then claim and run one job. True when one ran."""
         with self.app.app_context():
             recover_stale_jobs()
+            self.do_chores()
             job_id = self.claim()
         if job_id is None:
             return False
         self.execute(job_id)
         return True
+
+    def do_chores(self) -> None:
+        """The registered chores that are due (one runner thread of a process at a time)."""
+        import time
+
+        if not self._chores_lock.acquire(blocking=False):
+            return
+        try:
+            for name, (function, every_seconds) in _CHORES.items():
+                now = time.monotonic()
+                if now < self._chores_due.get(name, 0.0):
+                    continue
+                self._chores_due[name] = now + every_seconds
+                try:
+                    function()
+                except Exception:  # noqa: BLE001 - a chore must not stop the runner
+                    log.exception("job runner: chore %s failed; trying again later", name)
+                    db.session.rollback()
+        finally:
+            self._chores_lock.release()
 
     def claim(self) -> int | None:
         """Take the oldest queued job if fewer than MAX_CONCURRENT_JOBS run anywhere."""

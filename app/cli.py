@@ -1,4 +1,5 @@
-"""flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo"""
+"""flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo |
+imports purge | jobs work | check-config"""
 
 from __future__ import annotations
 
@@ -157,7 +158,31 @@ def jobs_work_command(once: bool):
         runner.stop()
 
 
+imports_cli = AppGroup("imports", help="Bulk imports.")
+
+
+@imports_cli.command("purge")
+@click.option("--hours", type=click.IntRange(min=1), default=None,
+              help="Remove files never imported that are older than this "
+                   "(default IMPORT_UPLOAD_RETENTION_HOURS).")
+def imports_purge_command(hours: int | None):
+    """Remove the stored files that no import will read again: imported ones, and ones never
+    imported that are older than the retention. Files whose dry run or import is queued or
+    running stay. The job runners do this every few minutes by themselves."""
+    from datetime import timedelta
+
+    from app.imports.services import purge_uploads
+
+    result = purge_uploads(keep=timedelta(hours=hours) if hours else None)
+    click.echo(f"Removed the files of {result.uploads} upload"
+               f"{'' if result.uploads == 1 else 's'} ({result.bytes / 2**20:.1f} MiB).")
+    if result.busy:
+        click.echo(f"{result.busy} uploads were being confirmed and were left for the next "
+                   "purge.")
+
+
 def init_cli(app: Flask) -> None:
+    app.cli.add_command(imports_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(check_config_command)
     app.cli.add_command(users_cli)

@@ -5,9 +5,10 @@
 
 1. Creates the database when it is missing, drops and recreates its public schema, migrates
    it (Alembic) and creates a supervisor.
-2. Writes the suppliers' sheet (XLSX, as Excel does: shared strings, a dimension): --rows rows (default 80,000) under
-   the header "Sr. No." / "QR Code": batches of 30 numbered label rows
-   ("LABEL NO.0000001 LOT NO.:STAR44GG...") each closed by a parent row (SB00001...).
+2. Writes the suppliers' sheet (XLSX as Excel writes it, with xlsxwriter: every text in the
+   shared-strings table, a dimension): --rows rows (default 80,000) under the header
+   "Sr. No." / "QR Code": batches of 30 numbered label rows ("LABEL NO.0000001 LOT
+   NO.:STAR44GG...", each distinct) each closed by a parent row (SB00001...).
 3. Runs it as production does: the supervisor logs in and uploads it (POST /imports); a job
    runner thread, as in every gunicorn worker, runs the dry run; the supervisor confirms
    (POST /imports/<id>/confirm); the runner runs the import. The job status comes from
@@ -31,6 +32,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,30 +46,41 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_sheet(path: Path, rows: int) -> dict:
-    """The suppliers' sheet: `rows` data rows; returns what it holds."""
-    from openpyxl import Workbook
-
-    # The normal (not write-only) mode writes what Excel writes: a shared-string table and
-    # the sheet's <dimension>, which the reader uses for the row count.
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(["Sr. No.", "QR Code"])
-    written = children = parents = 0
-    label = 0
+def supplier_sheet_rows(rows: int) -> Iterator[list]:
+    """The suppliers' sheet, header first: `rows` data rows in batches of CAPACITY numbered
+    labels, each closed by its parent's row; every label distinct, as on real labels."""
+    yield ["Sr. No.", "QR Code"]
+    written = label = parents = 0
     while written < rows:
         batch = min(CAPACITY, rows - written - 1)
         for _ in range(batch):
             label += 1
-            sheet.append([label, f"LABEL NO.{label:07d} LOT NO.:STAR44GG{label % 97:02d} "
-                                 f"WT.:25KG PKD:11/2026"])
+            yield [label, f"LABEL NO.{label:07d} LOT NO.:STAR44GG{label % 97:02d} "
+                          f"WT.:25KG PKD:11/2026"]
         parents += 1
-        sheet.append([None, f"SB{parents:05d}"])
+        yield [None, f"SB{parents:05d}"]
         written += batch + 1
-        children += batch
-    workbook.save(path)
-    return {"rows": written, "children": children, "parents": parents,
+
+
+def sheet_contents(rows: int) -> dict:
+    children = sum(1 for row in supplier_sheet_rows(rows) if isinstance(row[0], int))
+    parents = rows - children
+    return {"rows": rows, "children": children, "parents": parents,
             "complete": children // CAPACITY}
+
+
+def write_sheet(path: Path, rows: int) -> dict:
+    """The suppliers' sheet as Excel writes it: every text in the shared-strings table
+    (xl/sharedStrings.xml) and the sheet's <dimension>, which the reader uses for the row
+    count (openpyxl would write inline strings instead). Returns what it holds."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("Sheet1")
+    for number, row in enumerate(supplier_sheet_rows(rows)):
+        sheet.write_row(number, 0, row)
+    workbook.close()
+    return sheet_contents(rows)
 
 
 def prepare_database(url: str) -> None:

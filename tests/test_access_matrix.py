@@ -141,6 +141,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/imports/{import_id}/check.csv"),
     ("/imports/<int:import_id>/confirm", "POST"): supervisor_page(
         "/imports/{import_id}/confirm", 302),
+    ("/api/v1/imports/<int:import_id>", "GET"): supervisor_api("/api/v1/imports/{import_id}"),
     # --- users and audit (admin) ------------------------------------------------------------
     ("/users", "GET"): admin_page("/users?role=staff"),
     ("/users/new", "GET"): admin_page("/users/new"),

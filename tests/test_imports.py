@@ -8,18 +8,24 @@ import csv
 import io
 import re
 import threading
+import time
+import tracemalloc
 import zipfile
+from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, log_in, pg_only
-from openpyxl import Workbook
-from sqlalchemy import func, select
+import xlsxwriter
+from conftest import ON_POSTGRES, PASSWORD, log_in, pg_only
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select, update
 from test_scan_api import check_invariants
 
 import async_handler
 from app.extensions import db
 from app.imports import services
+from app.imports import parsing, xlsx_reader
 from app.models import AuditEvent, Bag, Import, ImportReportPart, Job, ScanEvent
+from app.models.types import utcnow
 from app.scanning import services as scanning
 from app.scanning.services import ScanError
 from app.scanning.transaction import run_scan
@@ -323,6 +329,131 @@ def test_a_sheet_without_a_dimension_is_counted_for_the_progress_bar():
     with parsing.open_rows(io.BytesIO(buffer.getvalue()), "xlsx", None) as source:
         assert source.total == 3003  # header, 3,000 labels, the parent, the blank row
         assert sum(1 for _ in source.rows) == 3003
+
+
+# --- reading XLSX in flat memory (app/imports/xlsx_reader.py) -------------------------------
+
+def excel_like(rows, rich=None) -> bytes:
+    """A workbook as Excel writes it: every text in the shared-strings table (openpyxl would
+    write inline strings). `rich` maps (row, column) to xlsxwriter rich-string fragments."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet("Sheet1")
+    formats = {"bold": workbook.add_format({"bold": True}),
+               "red": workbook.add_format({"font_color": "red"}),
+               "date": workbook.add_format({"num_format": "yyyy-mm-dd"})}
+    for number, row in enumerate(rows):
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, str) and value.startswith("="):
+                sheet.write_formula(number, column, value)
+            elif hasattr(value, "year"):
+                sheet.write_datetime(number, column, value, formats["date"])
+            else:
+                sheet.write(number, column, value)
+    for (number, column), parts in (rich or {}).items():
+        sheet.write_rich_string(number, column,
+                                *(formats.get(part, part) for part in parts))
+    workbook.close()
+    return buffer.getvalue()
+
+
+def read_sheet(content: bytes) -> list[tuple[int, tuple]]:
+    with parsing.open_rows(io.BytesIO(content), "xlsx", None) as source:
+        return list(source.rows)
+
+
+def openpyxl_rows(content: bytes) -> list[tuple[int, tuple]]:
+    """What openpyxl's own read-only iteration gives, blank rows left out."""
+    sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
+    return [(number, values) for number, values in
+            enumerate(sheet.iter_rows(values_only=True), start=1)
+            if any(value is not None for value in values)]
+
+
+def test_the_shared_strings_table_is_not_held_in_memory():
+    """8,000 distinct 600-character labels: openpyxl's list of them would take 5 MiB (the
+    reader before peaked at 6.0 MiB here); read from the table on disk, the peak stays under
+    2.5 MiB (about 1.1 MiB), and it does not grow with the sheet (loadtests/
+    bench_import_memory.py)."""
+    labels = [label(f"{n:07d}", n % 1000).ljust(600, ".") for n in range(1, 8001)]
+    content = excel_like([["Sr. No.", "QR Code"], *([n, text] for n, text in
+                                                    enumerate(labels, start=1))])
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.getinfo("xl/sharedStrings.xml").file_size > 8000 * 600
+    read_sheet(excel_like([["Sr. No.", "QR Code"]]))  # every module imported first
+
+    tracemalloc.start()
+    try:
+        seen = 0
+        with parsing.open_rows(io.BytesIO(content), "xlsx", None) as source:
+            for number, values in source.rows:
+                if number > 1:
+                    assert values == (number - 1, labels[number - 2])
+                    seen += 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seen == 8000
+    assert peak < 2.5 * 2**20, f"reading the sheet peaked at {peak / 2**20:.2f} MiB"
+
+
+def test_cells_read_as_openpyxl_reads_them_rich_text_included(monkeypatch, tmp_path):
+    """Every kind of cell as openpyxl's own read-only reader gives it: rich text as its plain
+    text, the _x005F_ escape, formulas, dates, booleans, gaps; strings used again out of
+    order, read back from the scratch file through its cache (both made tiny here). The
+    scratch file goes when the rows are read, and the import still refuses formulas."""
+    monkeypatch.setattr(xlsx_reader, "FLUSH_STRINGS", 3)
+    monkeypatch.setattr(xlsx_reader, "CACHE_STRINGS", 2)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    from datetime import datetime
+
+    rows = [["Sr. No.", "QR Code", "Note"], [1, None, "a_x005F_x000D_b"],
+            [2, "0016587", None], [None, None, None], [None, "SB00001"],
+            [3, "=A2+1", True], [datetime(2026, 11, 28), "Straße ＳＢ", 2.5]]
+    rows += [[n, f"LABEL NO.{n:07d}", None] for n in range(10, 30)]
+    rows += [[n, rows[4 + n % 20][1], "Note"] for n in range(30, 60)]  # used again
+    content = excel_like(rows, rich={(1, 1): ["LABEL NO.", "bold", "0016586", "red",
+                                              " LOT NO.:STAR44GG001"]})
+    reader = xlsx_reader.open_workbook(io.BytesIO(content))
+    try:
+        got = list(xlsx_reader.sheet_rows(reader, reader.wb.worksheets[0]))
+    finally:
+        reader.wb.close()
+        reader.close_strings()
+    assert not list(tmp_path.iterdir())
+    expected = openpyxl_rows(content)
+    assert [(number, values + (None,) * (len(expected_values) - len(values)))
+            for (number, values), (_, expected_values) in zip(got, expected, strict=True)
+            ] == expected
+    assert got[1] == (2, (1, "LABEL NO.0016586 LOT NO.:STAR44GG001", "a_x000D_b"))
+    assert got[4][1][1] == "=A2+1" and got[2][1] == (2, "0016587")
+    with pytest.raises(parsing.FileRefused, match=r"Cell B6 holds a formula \(=A2\+1\)"):
+        read_sheet(content)  # the import's reader still refuses formulas
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("damage", ["missing_strings", "truncated_table"])
+def test_a_damaged_shared_strings_table_fails_the_dry_run_and_leaves_nothing(
+        app, client, boss, damage, monkeypatch, tmp_path):
+    content = excel_like(supplier_rows(("SB00001", ["0016586", "0016587"])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/sharedStrings.xml":
+                data = (re.sub(rb"<si><t>LABEL.*</si>", b"", data) if damage == "missing_strings"
+                        else data[:len(data) - 40])
+            target.writestr(info, data)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    record = checked(app, client, buffer.getvalue())  # the header's strings are there
+    check = job(record.check_job_id)
+    assert check.status == "failed"
+    assert "The workbook could not be read" in check.error and "upload that" in check.error
+    assert count(ImportReportPart) == 0 and count(Bag) == 0
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith("tracetrack-")]
 
 
 @pytest.mark.parametrize("raw", [
@@ -736,7 +867,268 @@ def test_a_failed_import_may_be_confirmed_again_and_its_old_attempt_stands_down(
     assert count(AuditEvent, AuditEvent.action == "import.run") == 1
 
 
-# --- races (PostgreSQL, real threads) --------------------------------------------------------
+# --- keeping the uploaded files (retention) --------------------------------------------------
+
+def stored_bytes(record: Import) -> int:
+    value = db.session.scalar(select(func.length(Import.content)).where(Import.id == record.id))
+    db.session.commit()
+    return value
+
+
+def age(record: Import, hours: float) -> None:
+    """As if the file had been uploaded `hours` ago."""
+    db.session.execute(update(Import).where(Import.id == record.id)
+                       .values(created_at=utcnow() - timedelta(hours=hours)))
+    db.session.commit()
+
+
+def runner_looks_for_work(app) -> bool:
+    """One look for work by a fresh job runner, as a worker's runner does after it starts."""
+    db.session.commit()
+    ran = async_handler.JobRunner(app).run_once()
+    db.session.expire_all()
+    return ran
+
+
+def test_an_imported_file_is_removed_and_its_reports_stay(app, client, boss):
+    record = imported(app, client, xlsx(CLEAN_SHEET))
+    assert record.content_purged_at is not None and stored_bytes(record) == 0
+    assert record.size > 0 and record.sha256  # what describes the file stays
+    assert len(report(client, record, "check")) == 7 and len(report(client, record, "import")) == 7
+
+    page = client.get(f"/imports/{record.id}").get_data(as_text=True)
+    assert 'data-testid="upload-gone"' in page and "once its import had finished" in page
+    assert 'id="confirm-form"' not in page and 'data-testid="import-report"' in page
+    api = client.get(f"/api/v1/imports/{record.id}").get_json()
+    assert api["upload"]["kept"] is False and api["upload"]["removed_at"]
+    assert "upload it again" in api["upload"]["message"]
+    assert api["import_job"] == {"id": record.import_job_id, "status": "succeeded",
+                                 "error": None}
+    again = client.post(f"/imports/{record.id}/confirm", follow_redirects=True)
+    assert "already started" in again.get_data(as_text=True)
+
+    # The same bytes uploaded again are a new upload with a file of its own.
+    second = checked(app, client, xlsx(CLEAN_SHEET), "again.xlsx")
+    assert stored_bytes(second) == second.size and second.content_purged_at is None
+    assert second.check_result["same_file_imported_before"]["import_id"] == record.id
+
+
+def test_a_dry_run_never_confirmed_is_removed_after_the_retention_by_the_job_runner(
+        app, client, boss):
+    old = checked(app, client, xlsx(SHEET), "old.xlsx")
+    fresh = checked(app, client, xlsx(CLEAN_SHEET), "fresh.xlsx")
+    api = client.get(f"/api/v1/imports/{old.id}").get_json()
+    assert api["upload"]["kept"] is True and api["upload"]["message"] is None
+    assert api["upload"]["kept_until"] == (old.created_at + timedelta(hours=24)).isoformat()
+    age(old, 23.9)
+    assert runner_looks_for_work(app) is False  # nothing to run, nothing old enough yet
+    assert stored_bytes(old) == old.size
+
+    age(old, 24.1)
+    runner_looks_for_work(app)
+    old, fresh = db.session.get(Import, old.id), db.session.get(Import, fresh.id)
+    db.session.commit()
+    assert old.content_purged_at is not None and stored_bytes(old) == 0
+    assert fresh.content_purged_at is None and stored_bytes(fresh) == fresh.size
+
+    page = client.get(f"/imports/{old.id}").get_data(as_text=True)
+    assert 'data-testid="upload-gone"' in page and "not imported within 24 hours" in page
+    assert "Upload it again" in page and 'id="confirm-form"' not in page
+    listing = client.get("/imports").get_data(as_text=True)
+    assert "dry run succeeded; file removed: upload it again" in listing
+    assert "dry run succeeded: not confirmed" in listing  # the fresh one
+    assert len(report(client, old, "check")) == 8  # the dry run's report stays
+
+    refused = client.post(f"/imports/{old.id}/confirm", follow_redirects=True)
+    assert "not imported within 24 hours" in refused.get_data(as_text=True)
+    assert latest_import().id == fresh.id and db.session.get(Import, old.id).import_job_id is None
+    db.session.commit()
+    assert count(Job, Job.kind == "import") == 2  # the two dry runs only
+    api = client.get(f"/api/v1/imports/{old.id}").get_json()
+    assert api["upload"]["kept"] is False and "Upload it again" in api["upload"]["message"]
+
+
+def test_the_purge_spares_files_a_job_will_read_and_takes_failed_ones(app, client, boss):
+    failed_import = checked(app, client, xlsx(supplier_rows(("SB00009", ["0016599"]))),
+                            "failed.xlsx")
+    confirmed = checked(app, client, xlsx(CLEAN_SHEET), "confirmed.xlsx")
+    client.post(f"/imports/{failed_import.id}/confirm")
+    db.session.expire_all()
+    failed_import = db.session.get(Import, failed_import.id)
+    db.session.execute(update(Job).where(Job.id == failed_import.import_job_id)
+                       .values(status="failed", error="the server stopped"))
+    db.session.commit()
+    assert client.post(f"/imports/{confirmed.id}/confirm").status_code == 302  # queued
+    assert upload(client, xlsx(SHEET), "queued.xlsx").status_code == 302  # dry run queued
+    queued_check = latest_import()
+    for record in (failed_import, confirmed, queued_check):
+        age(record, 48)
+
+    result = services.purge_uploads()
+    assert (result.uploads, result.bytes) == (1, failed_import.size)
+    kept = {record.filename: stored_bytes(record) > 0
+            for record in db.session.scalars(select(Import)).all()}
+    db.session.commit()
+    assert kept == {"queued.xlsx": True, "confirmed.xlsx": True, "failed.xlsx": False}
+    refused = client.post(f"/imports/{failed_import.id}/confirm", follow_redirects=True)
+    assert "Upload it again to import it" in refused.get_data(as_text=True)
+
+    run_jobs(app)  # the queued jobs run on their files, which then go
+    confirmed = db.session.get(Import, confirmed.id)
+    queued_check = db.session.get(Import, queued_check.id)
+    db.session.commit()
+    assert job(confirmed.import_job_id).status == "succeeded"
+    assert bag("0016590").parent_id == bag("SB00002").id and stored_bytes(confirmed) == 0
+    # The old upload's dry run succeeded: the runner's next look for work removed its file.
+    assert job(queued_check.check_job_id).status == "succeeded"
+    assert queued_check.check_result["counts"]["rows"] == 8 and stored_bytes(queued_check) == 0
+    assert services.purge_uploads().uploads == 0
+
+
+def test_a_purge_that_fails_does_not_stop_the_runner(app, client, boss, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "purge_uploads", broken)
+    assert upload(client, xlsx(CLEAN_SHEET)).status_code == 302
+    assert runner_looks_for_work(app) is True  # the dry run ran all the same
+    assert job(latest_import().check_job_id).status == "succeeded"
+    assert "chore purge_import_uploads failed" in caplog.text
+
+
+def test_a_job_that_finds_its_file_gone_says_to_upload_it_again(app, client, boss):
+    """Not reachable through the purge (it spares queued jobs); a database restored from an
+    older backup, or a file removed by hand, must still give a clear answer."""
+    record = checked(app, client, xlsx(CLEAN_SHEET))
+    client.post(f"/imports/{record.id}/confirm")
+    db.session.execute(update(Import).where(Import.id == record.id)
+                       .values(content=b"", content_purged_at=utcnow()))
+    db.session.commit()
+    run_jobs(app)
+    run = job(latest_import().import_job_id)
+    assert run.status == "failed" and "Upload it again" in run.error
+    assert client.get(f"/api/v1/jobs/{run.id}").get_json()["error"] == run.error
+    assert count(Bag) == 0
+
+
+def test_flask_imports_purge(app, client, boss, runner):
+    record = checked(app, client, xlsx(SHEET))
+    age(record, 3)
+    output = runner.invoke(args=["imports", "purge"]).output
+    assert "Removed the files of 0 uploads (0.0 MiB)" in output
+    assert stored_bytes(record) == record.size
+    output = runner.invoke(args=["imports", "purge", "--hours", "2"]).output
+    assert "Removed the files of 1 upload (" in output and stored_bytes(record) == 0
+    assert runner.invoke(args=["imports", "purge", "--hours", "0"]).exit_code == 2
+
+
+def test_the_retention_is_configured_by_environment(make_app, monkeypatch):
+    from app.config import ConfigError
+
+    monkeypatch.setenv("IMPORT_UPLOAD_RETENTION_HOURS", "72")
+    assert make_app().config["IMPORT_UPLOAD_RETENTION_HOURS"] == 72
+    monkeypatch.setenv("IMPORT_UPLOAD_RETENTION_HOURS", "0")
+    with pytest.raises(ConfigError, match="IMPORT_UPLOAD_RETENTION_HOURS must be at least 1"):
+        make_app()
+
+
+# --- races (real threads; PostgreSQL alone where marked) -------------------------------------
+
+
+def test_a_confirmation_racing_the_purge_keeps_the_file_of_the_import_it_queues(
+        app, client, boss):
+    """The upload is past its retention and a supervisor confirms it just as a runner purges.
+    PostgreSQL: the purge waits for the row lock that the confirmation holds, then sees the
+    queued import and spares the file. SQLite (one writer at a time): the purge's snapshot
+    went stale while it waited, its write fails ("database is locked") and the upload is left
+    for the next purge. Either way the import then runs on its file."""
+    from app.models import User
+
+    record = checked(app, client, xlsx(CLEAN_SHEET))
+    age(record, 48)
+    locked = threading.Event()
+    errors = []
+
+    def confirm_slowly():
+        with app.app_context():
+            try:
+                services.confirm_import(db.session.get(User, boss.id), record.id)
+                db.session.flush()
+                locked.set()
+                time.sleep(0.6)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+                locked.set()
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=confirm_slowly)
+    thread.start()
+    assert locked.wait(10)
+    started = time.monotonic()
+    result = services.purge_uploads()
+    waited = time.monotonic() - started
+    thread.join(10)
+    assert errors == []
+    assert result.uploads == 0 and stored_bytes(record) == record.size
+    if ON_POSTGRES:
+        assert waited > 0.3 and result.busy == 0  # it waited for the lock, then spared it
+    else:
+        assert result.busy == 1
+    run_jobs(app)
+    record = latest_import()
+    assert job(record.import_job_id).status == "succeeded" and stored_bytes(record) == 0
+    assert bag("0016590").parent_id == bag("SB00002").id
+
+
+def test_a_purge_racing_a_confirmation_refuses_it_and_queues_nothing(
+        app, client, boss, monkeypatch):
+    """The other way round: the purge holds the row when the confirmation comes.
+    PostgreSQL: the confirmation waits for it and is told the file is gone. SQLite: the
+    confirmation's write fails while the purge writes, a 503 database_busy that the page
+    asks to retry; the retry is told the file is gone. No import is queued."""
+    record = checked(app, client, xlsx(CLEAN_SHEET))
+    age(record, 48)
+    purging, errors = threading.Event(), []
+    purge_one = services._purge_upload
+
+    def purge_slowly(import_id, cutoff, now):
+        size = purge_one(import_id, cutoff, now)
+        db.session.flush()  # holds the row (and on SQLite the write lock) until the commit
+        purging.set()
+        time.sleep(0.6)
+        return size
+
+    monkeypatch.setattr(services, "_purge_upload", purge_slowly)
+
+    def purge():
+        with app.app_context():
+            try:
+                assert services.purge_uploads().uploads == 1
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+                purging.set()
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=purge)
+    thread.start()
+    assert purging.wait(10)
+    response = client.post(f"/imports/{record.id}/confirm")
+    thread.join(10)
+    assert errors == []
+    if ON_POSTGRES:
+        assert response.status_code == 302
+    else:
+        assert response.status_code == 503
+        assert "database" in response.get_data(as_text=True).lower()
+        response = client.post(f"/imports/{record.id}/confirm")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "not imported within 24 hours" in page and 'id="confirm-form"' not in page
+    assert latest_import().import_job_id is None and count(Job, Job.kind == "import") == 1
+    assert stored_bytes(record) == 0
+
 
 @pg_only
 def test_a_scan_that_races_the_import_is_seen_and_the_chunk_done_again(

@@ -1,6 +1,8 @@
 """Reading uploaded files: what kind of file it is, where its header row is, and its rows one
-at a time. An XLSX sheet is streamed by openpyxl's read-only reader, CSV by the csv module:
-memory does not grow with the number of rows. Formulas and oversized cells refuse the file.
+at a time. An XLSX sheet is streamed by openpyxl's read-only parsers, its shared strings kept
+on disk and each row dropped once read (xlsx_reader.py), CSV by the csv module: memory does not
+grow with the number of rows or of distinct labels. Formulas and oversized cells refuse the
+file.
 
 The two layouts become a stream of units, each a list of operations processed together:
 - a plain table (code, kind, parent_code): every row is a unit of its own;
@@ -142,21 +144,23 @@ def open_rows(source: IO[bytes], file_type: str, encoding: str | None) -> Iterat
 
 @contextmanager
 def _xlsx_rows(source: IO[bytes]) -> Iterator[RowSource]:
-    from openpyxl import load_workbook
+    from app.imports.xlsx_reader import open_workbook, sheet_rows
 
     try:
-        # read_only streams the sheet; data_only=False shows formulas as formulas.
-        workbook = load_workbook(source, read_only=True, data_only=False)
+        # openpyxl's read-only reader, data_only=False (formulas show as formulas), with the
+        # shared strings on disk and the rows dropped once read (app/imports/xlsx_reader.py).
+        reader = open_workbook(source)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in many ways
         raise _unreadable_workbook(exc) from None
+    workbook = reader.wb
     try:
         if not workbook.worksheets:
             raise FileRefused("no_sheet", "The workbook has no sheet. " + _UPLOAD_AGAIN)
         sheet = workbook.worksheets[0]
         total = sheet.max_row or _count_sheet_rows(workbook, sheet)
-        rows = _guard_reader(enumerate(sheet.iter_rows(values_only=True), start=1))
-        yield RowSource(_checked(rows), total)
+        yield RowSource(_checked(_guard_reader(sheet_rows(reader, sheet))), total)
     finally:
+        reader.close_strings()
         workbook.close()
 
 

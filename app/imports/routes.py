@@ -76,7 +76,8 @@ def show_import(import_id: int):
     return render_template(
         "imports/show.html", record=record, check_job=check_job, import_job=import_job,
         uploader=uploader, before=services.earlier_import(record), form=ConfirmForm(),
-        can_confirm=record.check_result is not None
+        upload=services.upload_state(record),
+        can_confirm=record.check_result is not None and record.content_purged_at is None
         and (import_job is None or import_job.status == "failed"))
 
 

@@ -18,8 +18,11 @@ class Import(db.Model):
     """An uploaded supplier file and the two jobs that check it (dry run) and import it.
 
     The file's bytes live here, in the database, so that whichever worker or host claims
-    the job can read them (app hosts share nothing else), and they are backed up and
-    removed together with the rest of the data."""
+    the job can read them (app hosts share nothing else). They are kept only while a job may
+    still read them (app/imports/services.py, purge_uploads): emptied when the import
+    succeeds, or IMPORT_UPLOAD_RETENTION_HOURS after the upload when it was never imported,
+    and never while its dry run or import is queued or running. What describes the file
+    (name, size, SHA-256, layout), the summaries and the per-row reports stay."""
 
     __tablename__ = "imports"
     __table_args__ = (
@@ -39,8 +42,12 @@ class Import(db.Model):
     layout: Mapped[str] = mapped_column(String(16))
     # CSV only: the text encoding found at upload (utf-8-sig or cp1252).
     encoding: Mapped[str | None] = mapped_column(String(16))
-    # Loaded only when asked for: listing imports never reads the files.
+    # Loaded only when asked for: listing imports never reads the files. Emptied (b"", not
+    # NULL: making the column nullable would rebuild the table on SQLite, and with its
+    # foreign keys on that deletes the report parts) when the file is purged.
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # When the file's bytes were removed; NULL while they are kept.
+    content_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_job_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("jobs.id"))
     import_job_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("jobs.id"))
     # The summaries of the dry run and of the import, set by the last step of each job.
