@@ -51,9 +51,11 @@ else:
 
 
 def when_ready(server):
-    from app.runtime import check_connection_budget
+    from app.runtime import check_connection_budget, compile_templates
 
     check_connection_budget(server.app.wsgi(), workers, server.log)
+    if preload_app:
+        compile_templates(server.app.wsgi(), server.log)
 
 
 def post_fork(server, worker):

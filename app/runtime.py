@@ -53,6 +53,19 @@ def check_connection_budget(app: Flask, workers: int, logger=log) -> dict | None
     return report
 
 
+def compile_templates(app: Flask, logger=log) -> int:
+    """Compile every page template in the preloading master. Workers are forked from it, and
+    a new one is forked after every GUNICORN_MAX_REQUESTS: each starts with the templates
+    compiled (shared copy-on-write) instead of paying 10 to 15 ms on each template's first
+    render, which showed up in the page latencies after every recycle."""
+    env = app.jinja_env
+    names = env.list_templates(filter_func=lambda name: name.endswith(".html"))
+    for name in names:
+        env.get_template(name)
+    logger.info("templates: %d compiled before forking the workers", len(names))
+    return len(names)
+
+
 def reset_after_fork(app: Flask) -> None:
     """Forget any pooled connection inherited from the master, without closing the master's
     sockets (close=False), so that each worker connects on its own."""

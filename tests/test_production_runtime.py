@@ -110,9 +110,11 @@ def gunicorn_server(database_url, tmp_path):
 
 
 def test_gunicorn_serves_with_four_gthread_workers_and_the_master_holds_no_connection(
-        gunicorn_server):
+        gunicorn_server, tmp_path):
     base, master = gunicorn_server()
     workers = wait_workers(master.pid, 4)
+    master_log = (tmp_path / f"gunicorn-{base.rsplit(':', 1)[1]}.log").read_text()
+    assert re.search(r"templates: [1-9]\d* compiled before forking the workers", master_log)
     assert len(workers) == 4
     for _ in range(20):  # let several workers answer, so they open connections
         urllib.request.urlopen(base + "/health/ready", timeout=5).close()
@@ -191,3 +193,24 @@ def test_run_production_sh_without_database_url_starts_the_trial(tmp_path):
         stop(process)
         output = process.stdout.read().decode()
     assert "ONE-MACHINE TRIAL" in output
+
+
+def test_compile_templates_leaves_every_page_template_compiled(app):
+    """What the master does before forking (gunicorn.conf.py when_ready): afterwards no
+    page template is loaded or compiled again."""
+    from app.runtime import compile_templates
+
+    app.jinja_env.cache.clear()
+    names = app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html"))
+
+    assert compile_templates(app) == len(names) > 10
+    loaded = []
+    loader = app.jinja_env.loader
+    original = loader.get_source
+    loader.get_source = lambda env, name: loaded.append(name) or original(env, name)
+    try:
+        for name in names:
+            app.jinja_env.get_template(name)
+    finally:
+        loader.get_source = original
+    assert loaded == []

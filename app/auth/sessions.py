@@ -5,8 +5,14 @@ session, including a copied cookie, at its next request."""
 from __future__ import annotations
 
 from flask import Flask, flash, redirect, request, session, url_for
+from sqlalchemy import bindparam, select
 
 from app.extensions import db, login_manager
+from app.models import User
+
+# Built once: every request runs it, and a statement object that is reused keeps its cache
+# key, where Session.get() builds and keys a new one each time (docs/PERFORMANCE.md).
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 
 
 def init_login_manager(app: Flask) -> None:
@@ -20,12 +26,10 @@ def init_login_manager(app: Flask) -> None:
 
 
 def load_user(session_id: str):
-    from app.models import User
-
     user_id, _, version = session_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.execute(_USER_BY_ID, {"user_id": int(user_id)}).scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
