@@ -200,15 +200,28 @@ def flask(env: dict, *args: str, stdin: str | None = None) -> None:
                    input=stdin, text=True, stdout=subprocess.DEVNULL)
 
 
+# The run's users, created in one process through the app's own service (the CLI's
+# `flask users create` does the same, one process per user): passwords arrive on stdin.
+CREATE_USERS = """
+import json, sys
+from app import create_app
+from app.auth.services import create_user
+from app.extensions import db
+app = create_app()
+with app.app_context():
+    for username, role, password in json.load(sys.stdin):
+        create_user(username, role, password)
+    db.session.commit()
+"""
+
+
 def create_users(env: dict, counts: dict, path: Path) -> None:
-    users = {}
-    for role, count in counts.items():
-        users[role] = []
-        for number in range(1, count + 1):
-            username, password = f"load-{role}-{number:03d}", secrets.token_urlsafe(16)
-            flask(env, "users", "create", username, "--role", role, "--password-stdin",
-                  stdin=password + "\n")
-            users[role].append([username, password])
+    users = {role: [[f"load-{role}-{number:03d}", secrets.token_urlsafe(16)]
+                    for number in range(1, count + 1)] for role, count in counts.items()}
+    accounts = [[name, role, password] for role, pairs in users.items()
+                for name, password in pairs]
+    subprocess.run([VENV_BIN / "python", "-c", CREATE_USERS], cwd=ROOT, env=env, check=True,
+                   input=json.dumps(accounts), text=True, stdout=subprocess.DEVNULL)
     path.write_text(json.dumps(users))
     path.chmod(0o600)
 
