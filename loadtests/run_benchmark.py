@@ -52,8 +52,8 @@ def free_port() -> int:
 
 
 def ensure_tools(need_wrk: bool) -> None:
-    if not (VENV_BIN / "locust").exists():
-        log("installing loadtests/requirements.txt (locust) into .venv")
+    if not ((VENV_BIN / "locust").exists() and (VENV_BIN / "py-spy").exists()):
+        log("installing loadtests/requirements.txt (locust, py-spy) into .venv")
         subprocess.run([VENV_BIN / "python", "-m", "pip", "install", "--quiet", "-r",
                         ROOT / "loadtests" / "requirements.txt"], check=True)
     if need_wrk and not shutil.which("wrk"):
@@ -193,6 +193,56 @@ class CpuMeter:
                        "machine_busy_cores": round(busy_cores, 2),
                        "load_average": [round(value, 2) for value in os.getloadavg()]}
         return self.result
+
+
+# Frames every request passes through on its way to Flask: left out of the summary.
+PLUMBING = ("(threading.py", "(concurrent/futures/", "(gunicorn/")
+
+
+class Profiler:
+    """py-spy on gunicorn's master and its workers while the load runs, after a warm-up:
+    samples of threads holding the GIL, i.e. where the workers' Python time goes. The summary
+    is each function's inclusive share of those samples."""
+
+    def __init__(self, pid: int, seconds: int, delay: float, path: Path):
+        self.pid, self.seconds, self.delay, self.path = pid, seconds, delay, path
+        self.error = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        time.sleep(self.delay)
+        answer = subprocess.run(
+            [VENV_BIN / "py-spy", "record", "--pid", str(self.pid), "--subprocesses", "--gil",
+             "--nonblocking", "--rate", "97", "--duration", str(self.seconds), "--format", "raw",
+             "-o", self.path], capture_output=True, text=True)
+        if answer.returncode != 0:
+            self.error = (answer.stderr or answer.stdout).strip()[-500:]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def summary(self, top: int = 30) -> list[dict]:
+        self._thread.join()
+        if self.error or not self.path.exists():
+            log(f"py-spy: no profile ({self.error or 'nothing recorded'}); it needs ptrace "
+                "rights: run as root, or set kernel.yama.ptrace_scope=0")
+            return []
+        shares: dict[str, int] = {}
+        total = 0
+        for line in self.path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            frames = {frame.rsplit(":", 1)[0] + ")" for frame in stack.split(";")
+                      if frame.endswith(")") and not frame.startswith("process ")
+                      and not any(plumbing in frame for plumbing in PLUMBING)}
+            for frame in frames:
+                name = frame.replace(str(ROOT / ".venv"), "").split("site-packages/")[-1]
+                shares[name] = shares.get(name, 0) + int(count)
+        ranked = sorted(shares.items(), key=lambda item: -item[1])[:top]
+        return [{"function": name, "share": round(count / max(total, 1), 3)}
+                for name, count in ranked]
 
 
 def flask(env: dict, *args: str, stdin: str | None = None) -> None:
@@ -472,6 +522,8 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432"))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="profile the workers with py-spy during the run (needs root)")
     args = parser.parse_args()
     users = args.users or (250 if args.profile == "shift" else 16)
     duration = args.duration or (180 if args.profile == "shift" else 30)
@@ -510,6 +562,12 @@ def main() -> None:
         server = Server(env, work / "gunicorn.log")
         server.start()
         meter = CpuMeter(server.process.pid, database)
+        profiler = None
+        if args.py_spy:
+            warm_up = 10 if args.profile == "max" else 30  # wrk's warm-up; locust's ramp-up
+            profiler = Profiler(server.process.pid, max(5, duration - warm_up - 5), warm_up,
+                                work / "py-spy.txt")
+            profiler.start()
         acks = work / "acks.jsonl"
         load_env = {**os.environ, "LOADTEST_USERS": str(work / "users.json"),
                     "LOADTEST_ACKS": str(acks), "LOADTEST_RUN": secrets.token_hex(2).upper()}
@@ -522,6 +580,7 @@ def main() -> None:
             acks = None
         else:
             rows = run_locust(server.base, ["BlastUser"], users, duration, work, load_env, meter)
+        profile = profiler.summary() if profiler else []
         server.stop()
         peak_mb = server.peak_rss / 2**20
         data = check_data(db_url, acks)
@@ -536,11 +595,15 @@ def main() -> None:
               "seed_bags": args.seed_bags, "tool": "wrk" if use_wrk else "locust",
               "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
               "endpoints": rows, "peak_memory_mb": round(peak_mb, 1), "data": data,
-              "cpu": meter.result,
+              "cpu": meter.result, "python_profile": profile,
               "targets": TARGETS[args.profile], "failed": failed}
     out = RESULTS / f"{args.profile}-{stamp}.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"\npeak memory (master + workers): {peak_mb:.0f} MB")
+    if profile:
+        print("\nwhere the workers' Python time goes (py-spy, inclusive share of samples):")
+        for entry in profile:
+            print(f"  {entry['share'] * 100:5.1f}%  {entry['function']}")
     print(f"cpu: {json.dumps(meter.result)}")
     print(f"data: {json.dumps(data)}")
     print(f"results: {out}")
