@@ -320,14 +320,21 @@ setup = function(thread)
 end
 init = function(args)
   math.randomseed(os.time() + id * 7919)  -- each thread its own parents, not the same sequence
+  -- One connection per thread, no pipelining: a response answers this thread's last request.
+  acks = io.open(os.getenv("WRK_ACKS") .. "." .. id, "a")
+  acks:setvbuf("line")
 end
+last = nil
 counter = 0
 created = 0
 other = 0
 local parents = tonumber(os.getenv("WRK_PARENTS"))
 local run = os.getenv("WRK_RUN")
 response = function(status, headers, body)
-  if status == 201 then created = created + 1 else
+  if status == 201 then
+    created = created + 1
+    acks:write(last, "\\n")
+  else
     other = other + 1
     if other == 1 and os.getenv("WRK_DEBUG") then io.stderr:write(status .. " " .. body .. "\\n") end
   end
@@ -337,6 +344,7 @@ request = function()
   local parent = string.format("M444-%05d", math.random(1, parents))
   local code = string.format("W%s%d%08d", run, id, counter)
   local body = '{"parent":"' .. parent .. '","code":"' .. code .. '"}'
+  last = code .. "\\t" .. parent
   return wrk.format("POST", "/api/v1/scans/child",
     {["Cookie"] = cookie, ["X-CSRFToken"] = token, ["Content-Type"] = "application/json",
      ["User-Agent"] = "tracetrack-wrk"}, body)
@@ -376,7 +384,7 @@ def login_cookie(base: str, username: str, password: str) -> tuple[str, str]:
 
 
 def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
-            db_url: str, meter: CpuMeter) -> list[dict]:
+            db_url: str, meter: CpuMeter) -> tuple[dict, list[dict]]:
     """Child scans into pre-created open parents, as fast as the server answers."""
     import psycopg
 
@@ -395,11 +403,13 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
     script = work / "scan.lua"
     script.write_text(WRK_SCRIPT)
     env = {**os.environ, "WRK_PARENTS": str(parents), "WRK_RUN": secrets.token_hex(2).upper(),
-           "WRK_SESSIONS": str(sessions)}
+           "WRK_SESSIONS": str(sessions), "WRK_ACKS": str(work / "wrk-acks")}
     headers: list[str] = []
     log(f"wrk: {connections} connections, 5 s warm-up then {duration} s")
-    subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", "-d5s", "-s", script, *headers, base],
-                   env=env, capture_output=True, timeout=60)
+    warm = subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", "-d5s", "-s", script,
+                           *headers, base], env=env, capture_output=True, text=True, timeout=60)
+    warm_created = json.loads(next(line for line in warm.stdout.splitlines()
+                                   if line.startswith("STATUS "))[7:])["created"]
     env["WRK_RUN"] = secrets.token_hex(2).upper()  # fresh codes for the measured run
     meter.start()
     answer = subprocess.run(["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout",
@@ -414,7 +424,11 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
     seconds = stats["duration_us"] / 1e6
     meter.stop(stats["requests"])
     # Every answer but 201 linked is a failure here (wrk itself counts 3xx as success).
-    return [{"method": "POST", "name": "/api/v1/scans/child (wrk)", "requests": stats["requests"],
+    # Every 201 is a new, uniquely coded child (its code and parent are in wrk-acks.*);
+    # requests still in flight when wrk stops may be stored without an answer.
+    acknowledged = {"count": warm_created + statuses["created"], "in_flight": 2 * connections,
+                    "files": sorted(work.glob("wrk-acks.*"))}
+    return acknowledged, [{"method": "POST", "name": "/api/v1/scans/child (wrk)", "requests": stats["requests"],
              "failures": max(statuses["other"], stats["non2xx"]) + stats["socket_errors"],
              "rps": round(stats["requests"] / seconds, 1), "p50_ms": stats["p50_ms"],
              "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"]}]
@@ -431,8 +445,10 @@ INVARIANT_CHECKS = (
 )
 
 
-def check_data(db_url: str, acks_path: Path | None) -> dict:
-    """Every acknowledged scan in the database exactly once; counts and invariants hold."""
+def check_data(db_url: str, acks_path: Path | None, wrk: dict | None = None) -> dict:
+    """Every acknowledged scan in the database exactly once, in its parent; counts and
+    invariants hold. Locust logs each acknowledged scan with its scan_id (acks_path); wrk
+    each 201's code and parent (a new, unique code per request)."""
     import psycopg
 
     acked, undone = {}, set()
@@ -443,10 +459,20 @@ def check_data(db_url: str, acks_path: Path | None) -> dict:
                 undone.add(entry["undone"])
             else:
                 acked[entry["scan_id"]] = (entry["code"], entry["parent"])
+    for path in (wrk or {}).get("files", []):
+        for line in path.read_text().splitlines():
+            code, parent = line.split("\t")
+            acked[code] = (code, parent)
     problems = []
     with psycopg.connect(db_url) as conn:
-        found = conn.execute("SELECT count(*) FROM scan_events WHERE scan_id = ANY(%s)"
-                             " AND result = 'linked'", (list(acked),)).fetchone()[0]
+        if wrk is None:
+            found = conn.execute("SELECT count(*) FROM scan_events WHERE scan_id = ANY(%s)"
+                                 " AND result = 'linked'", (list(acked),)).fetchone()[0]
+        else:
+            found = conn.execute("SELECT count(*) FROM scan_events WHERE code = ANY(%s)"
+                                 " AND result = 'linked'", (list(acked),)).fetchone()[0]
+            if len(acked) != wrk["count"]:
+                problems.append(f"wrk counted {wrk['count']} answers 201, logged {len(acked)}")
         if found != len(acked):
             problems.append(f"{len(acked)} acknowledged scans, {found} in scan_events")
         conn.execute("CREATE TEMP TABLE expected (code text, parent text)")
@@ -460,6 +486,12 @@ def check_data(db_url: str, acks_path: Path | None) -> dict:
         ).fetchone()[0]
         if misplaced:
             problems.append(f"{misplaced} acknowledged children are not in their parent")
+        if wrk is not None:
+            linked = conn.execute("SELECT count(*) FROM scan_events WHERE action = 'child_scan'"
+                                  " AND outcome = 'accepted' AND result = 'linked'").fetchone()[0]
+            if not len(acked) <= linked <= len(acked) + wrk["in_flight"]:
+                problems.append(f"{linked} links stored for {len(acked)} acknowledged scans "
+                                f"(at most {wrk['in_flight']} may be unanswered at the stop)")
         for broken, sql in INVARIANT_CHECKS:
             count = conn.execute(sql).fetchone()[0]
             if count:
@@ -575,7 +607,7 @@ def main() -> None:
             rows = run_locust(server.base, ["StaffUser", "SupervisorUser", "AdminUser"], users,
                               duration, work, load_env, meter)
         elif use_wrk:
-            rows = run_wrk(server.base, json.loads((work / "users.json").read_text()), duration,
+            wrk_acknowledged, rows = run_wrk(server.base, json.loads((work / "users.json").read_text()), duration,
                            users, work, db_url, meter)
             acks = None
         else:
@@ -583,7 +615,7 @@ def main() -> None:
         profile = profiler.summary() if profiler else []
         server.stop()
         peak_mb = server.peak_rss / 2**20
-        data = check_data(db_url, acks)
+        data = check_data(db_url, acks, wrk_acknowledged if use_wrk else None)
     finally:
         if server:
             server.stop()
