@@ -50,6 +50,13 @@ else:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracetrack-metrics-")
 
 
+# Before the app is preloaded and the workers forked, so that all of them inherit it: freed
+# argon2 buffers (19 MiB per login) go back to the system (app/runtime.py).
+from app.runtime import return_large_blocks_to_the_system  # noqa: E402
+
+return_large_blocks_to_the_system()
+
+
 def when_ready(server):
     from app.runtime import check_connection_budget, compile_templates
 

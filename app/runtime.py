@@ -3,6 +3,7 @@ database, and give each worker its own connections after gunicorn's preload."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 
 from flask import Flask
@@ -51,6 +52,26 @@ def check_connection_budget(app: Flask, workers: int, logger=log) -> dict | None
         logger.info("connection sizing: %d workers x %d = %d of %d usable connections",
                     workers, per_worker, total, usable)
     return report
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+def return_large_blocks_to_the_system() -> bool:
+    """Make glibc give every large freed block back to the system at once.
+
+    Each login hashes with argon2id, which takes a 19 MiB buffer. glibc serves the first one
+    with mmap and frees it, then raises its mmap threshold to that size, so later buffers
+    come from the thread's heap and stay there after they are freed: 2 threads x 19 MiB in
+    each of 4 workers, about 150 MB held for nothing after the shift's logins (measured in
+    docs/PERFORMANCE.md). Setting the threshold fixes it at 128 KiB and stops that growth.
+    False where the C library has no mallopt (not glibc): nothing to do there."""
+    try:
+        libc = ctypes.CDLL(None)
+        return libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    except (OSError, AttributeError):
+        return False
 
 
 def compile_templates(app: Flask, logger=log) -> int:
