@@ -46,7 +46,6 @@ def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
 def register_extensions(app: Flask) -> None:
     from app.auth.sessions import init_login_manager
     from app.extensions import csrf, db, limiter, migrate
-    from app.models.postgresql import configure_postgresql
     from app.models.sqlite import configure_sqlite
 
     db.init_app(app)
@@ -57,7 +56,6 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
-    configure_postgresql(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -93,9 +93,7 @@ def engine_options(url: str, *, pool_size: int, max_overflow: int, pool_timeout:
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": pool_timeout,
-        # Instead of pool_pre_ping (a round trip per request): app/models/postgresql.py
-        # pings only connections idle longer than DB_PING_AFTER_IDLE_SECONDS.
-        "pool_pre_ping": False,
+        "pool_pre_ping": True,
         "pool_recycle": 300,
         "connect_args": {
             "connect_timeout": connect_timeout,
@@ -127,7 +125,6 @@ class BaseConfig:
             connect_timeout=env_int("DB_CONNECT_TIMEOUT", 2, minimum=1),
         )
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.DB_PING_AFTER_IDLE_SECONDS = env_int("DB_PING_AFTER_IDLE_SECONDS", 5, minimum=0)
 
         # Sessions: a scanning page stays open for a whole shift.
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=env_int("SESSION_HOURS", 12, minimum=1))
