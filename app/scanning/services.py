@@ -3,9 +3,11 @@ API, imports and offline replay goes through these functions.
 
 Each public function takes plain values, runs inside the caller's transaction, never commits,
 and raises ScanError with a code when the scan is refused. Linking locks the parent row
-(SELECT ... FOR UPDATE on PostgreSQL; SQLite takes its write lock with BEGIN IMMEDIATE), so
-capacity and "one parent per child" hold under any number of concurrent stations. The
-parent's child_count is maintained by database triggers; the service never counts children.
+(SELECT ... FOR UPDATE on PostgreSQL; on SQLite one writer at a time, and a transaction whose
+snapshot went stale fails: app/models/sqlite.py), so capacity and "one parent per child" hold
+under any number of concurrent stations. The parent's child_count is maintained by database
+triggers; the service never counts children. The usual scan, a new label, is one statement
+(_NEW_CHILD_WITH_EVENT); everything else takes the full path after it.
 """
 
 from __future__ import annotations
