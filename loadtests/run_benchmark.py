@@ -52,8 +52,11 @@ def free_port() -> int:
 
 
 def ensure_tools(need_wrk: bool) -> None:
-    if not ((VENV_BIN / "locust").exists() and (VENV_BIN / "py-spy").exists()):
-        log("installing loadtests/requirements.txt (locust, py-spy) into .venv")
+    import importlib.util
+
+    if not ((VENV_BIN / "locust").exists() and (VENV_BIN / "py-spy").exists()
+            and importlib.util.find_spec("psutil")):
+        log("installing loadtests/requirements.txt (locust, py-spy, psutil) into .venv")
         subprocess.run([VENV_BIN / "python", "-m", "pip", "install", "--quiet", "-r",
                         ROOT / "loadtests" / "requirements.txt"], check=True)
     if need_wrk and not shutil.which("wrk"):
