@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from app.scanning.invariants import INVARIANT_CHECKS  # noqa: E402  (DESIGN.md section 3)
 VENV_BIN = ROOT / ".venv" / "bin"
 RESULTS = ROOT / "loadtests" / "results"
 TARGETS = {
@@ -437,17 +439,6 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
              "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"]}]
 
 
-# DESIGN.md section 3, as counts of the rows that would break it.
-INVARIANT_CHECKS = (
-    ("parents whose child_count is wrong or over capacity",
-     "SELECT count(*) FROM bags p WHERE p.kind = 'parent' AND (p.child_count <>"
-     " (SELECT count(*) FROM bags c WHERE c.parent_id = p.id) OR p.child_count > p.capacity)"),
-    ("links that are not child -> parent",
-     "SELECT count(*) FROM bags c JOIN bags p ON p.id = c.parent_id"
-     " WHERE c.kind <> 'child' OR p.kind <> 'parent'"),
-)
-
-
 def check_data(db_url: str, acks_path: Path | None, wrk: dict | None = None) -> dict:
     """Every acknowledged scan in the database exactly once, in its parent; counts and
     invariants hold. Locust logs each acknowledged scan with its scan_id (acks_path); wrk
@@ -495,7 +486,7 @@ def check_data(db_url: str, acks_path: Path | None, wrk: dict | None = None) -> 
             if not len(acked) <= linked <= len(acked) + wrk["in_flight"]:
                 problems.append(f"{linked} links stored for {len(acked)} acknowledged scans "
                                 f"(at most {wrk['in_flight']} may be unanswered at the stop)")
-        for broken, sql in INVARIANT_CHECKS:
+        for broken, sql in INVARIANT_CHECKS.items():
             count = conn.execute(sql).fetchone()[0]
             if count:
                 problems.append(f"{count} {broken}")

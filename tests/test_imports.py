@@ -93,6 +93,25 @@ def run_jobs(app) -> int:
     return ran
 
 
+def worker_dies_in_the_second_chunk(app, monkeypatch) -> None:
+    """Run the next job in a worker that is killed while it stores its second chunk: the
+    first chunk's transaction committed, the second's never does."""
+    stored = services.ImportRun._store_part
+    calls = {"n": 0}
+
+    def dies_in_the_second_chunk(self, units, work):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("the worker was killed")
+        return stored(self, units, work)
+
+    monkeypatch.setattr(services.ImportRun, "_store_part", dies_in_the_second_chunk)
+    db.session.commit()
+    with pytest.raises(SystemExit):
+        async_handler.JobRunner(app).run_once()
+    db.session.expire_all()
+
+
 def latest_import() -> Import:
     db.session.expire_all()
     record = db.session.scalar(select(Import).order_by(Import.id.desc()).limit(1))
@@ -777,20 +796,7 @@ def test_an_import_taken_up_again_after_a_crash_resumes_and_reports_exactly(
     client.post(f"/imports/{record.id}/confirm")
     record = latest_import()
 
-    stored = services.ImportRun._store_part
-    calls = {"n": 0}
-
-    def dies_in_the_second_chunk(self, units, work):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise SystemExit("the worker was killed")
-        return stored(self, units, work)
-
-    monkeypatch.setattr(services.ImportRun, "_store_part", dies_in_the_second_chunk)
-    db.session.commit()
-    with pytest.raises(SystemExit):
-        async_handler.JobRunner(app).run_once()
-    db.session.expire_all()
+    worker_dies_in_the_second_chunk(app, monkeypatch)
     assert bag("0030002").parent_id == bag("SB00201").id  # the first chunk stayed
     assert bag("0030003") is None                           # the second was rolled back
     run = job(record.import_job_id)
@@ -819,20 +825,7 @@ def test_a_dry_run_taken_up_again_starts_over(app, client, boss, monkeypatch):
     monkeypatch.setattr(services, "CHUNK_ROWS", 2)
     upload(client, xlsx(CLEAN_SHEET))
     record = latest_import()
-    stored = services.ImportRun._store_part
-    calls = {"n": 0}
-
-    def dies_in_the_second_chunk(self, units, work):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise SystemExit("the worker was killed")
-        return stored(self, units, work)
-
-    monkeypatch.setattr(services.ImportRun, "_store_part", dies_in_the_second_chunk)
-    db.session.commit()
-    with pytest.raises(SystemExit):
-        async_handler.JobRunner(app).run_once()
-    db.session.expire_all()
+    worker_dies_in_the_second_chunk(app, monkeypatch)
     assert count(ImportReportPart) == 1
     check = job(record.check_job_id)
     check.status = "queued"

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
+from app.scanning.invariants import broken_invariants
 
 PARENT_PATTERN = r"^(SB\d{5}|M444-\d{5})$"
 CHILD_PATTERN = r"^[A-Z0-9]{4,20}$"
@@ -23,37 +24,12 @@ NON_STRING_IDS = ["int", "float", "zero", "true", "false", "null", "list", "empt
 # --- invariant checker (DESIGN.md section 3) -----------------------------------------------
 
 def check_invariants(session=None) -> None:
-    """Assert, with SQL only, the bag invariants of DESIGN.md section 3:
+    """Assert the bag invariants of DESIGN.md section 3 (app/scanning/invariants.py):
     every parent's child_count equals its number of children and is <= capacity;
-    no code is both a parent and a child; a child's parent is a parent."""
-    session = session or db.session
-    rows = session.execute(text(
-        "SELECT p.code, p.child_count, p.capacity,"
-        " (SELECT count(*) FROM bags c WHERE c.parent_id = p.id) AS actual"
-        " FROM bags p WHERE p.kind = 'parent'")).all()
-    for code, child_count, capacity, actual in rows:
-        assert child_count == actual, f"{code}: child_count {child_count} but {actual} children"
-        assert 0 <= child_count <= capacity, f"{code}: child_count {child_count} > {capacity}"
-
-    both = session.execute(text(
-        "SELECT upper(code) FROM bags GROUP BY upper(code) HAVING count(*) > 1"
-        " UNION ALL"
-        " SELECT p.code FROM bags p WHERE p.kind = 'parent' AND p.parent_id IS NOT NULL"
-        " UNION ALL"
-        " SELECT c.code FROM bags c WHERE c.kind = 'child'"
-        "  AND EXISTS (SELECT 1 FROM bags g WHERE g.parent_id = c.id)")).scalars().all()
-    assert both == [], f"codes that are both parent and child: {both}"
-
-    bad_links = session.execute(text(
-        "SELECT c.code, p.kind FROM bags c JOIN bags p ON p.id = c.parent_id"
-        " WHERE p.kind <> 'parent' OR c.kind <> 'child'")).all()
-    assert bad_links == [], f"children whose parent is not a parent: {bad_links}"
-
-    bad_status = session.execute(text(
-        "SELECT code, status FROM bags WHERE kind = 'child' AND"
-        " ((status = 'linked' AND parent_id IS NULL)"
-        "  OR (status = 'unlinked' AND parent_id IS NOT NULL))")).all()
-    assert bad_status == [], f"children whose status disagrees with parent_id: {bad_status}"
+    no code is both a parent and a child; a child's parent is a parent; a child's status
+    agrees with its parent_id."""
+    broken = broken_invariants(session or db.session)
+    assert broken == {}, f"invariants broken (rows per invariant): {broken}"
 
 
 # --- database snapshots ---------------------------------------------------------------------

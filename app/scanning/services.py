@@ -316,6 +316,12 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
     return ScanResult("linked", parent, child)
 
 
+def _new_child(user: User, parent: ParentRow, code: str, now: datetime) -> dict:
+    """The row of a child created by a scan, linked to `parent` at once."""
+    return {"code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
+            "linked_at": now, "created_at": now, "created_by_id": user.id}
+
+
 def _link_known_code(user: User, parent: ParentRow, code: str, action: str):
     """A code the fast path could not create: read it, then link it (or refuse)."""
     for _attempt in range(3):
@@ -374,10 +380,8 @@ def _insert_new_child_with_event(user: User, parent: ParentRow, code: str, *,
                 if scan_id is not None else None)
         new_id = None
         if seen is None or not _sql().scalar(select(seen)):
-            new_id = _sql().scalar(_insert_bag_unless_taken({
-                "code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
-                "linked_at": now, "created_at": now, "created_by_id": user.id,
-            }).returning(Bag.id))
+            new_id = _sql().scalar(
+                _insert_bag_unless_taken(_new_child(user, parent, code, now)).returning(Bag.id))
         if new_id is not None:
             _insert_event(user, "child_scan", "linked", code, bag_id=new_id,
                           parent_id=parent.id, scan_id=scan_id, station=station,
@@ -421,10 +425,8 @@ def _link_new(user: User, parent: ParentRow, code: str, action: str):
     if error:
         raise error
     now = utcnow()
-    new_id = _sql().scalar(_insert_bag_unless_taken({
-        "code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
-        "linked_at": now, "created_at": now, "created_by_id": user.id,
-    }).returning(Bag.id))
+    new_id = _sql().scalar(
+        _insert_bag_unless_taken(_new_child(user, parent, code, now)).returning(Bag.id))
     if new_id is None:
         return None  # created by another station a moment ago: read it again
     return "linked", ChildRow(new_id, code, CHILD, LINKED, parent.id, now, now)
