@@ -95,13 +95,12 @@ def _clean_station(station: object) -> str | None:
 
 # --- queries -----------------------------------------------------------------------------
 
-def _insert_bag_unless_taken(values: dict | None):
+def _insert_bag_unless_taken(values: dict):
     """INSERT ... ON CONFLICT (code) DO NOTHING: two stations creating the same bag at the
     same moment get one row; the loser's RETURNING is empty and it reads the winner's row."""
     dialect = db.session.get_bind().dialect.name
     insert_bag = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_bag(Bag) if values is None else insert_bag(Bag).values(**values)
-    return statement.on_conflict_do_nothing(index_elements=["code"])
+    return insert_bag(Bag).values(**values).on_conflict_do_nothing(index_elements=["code"])
 
 
 def _insert_ignoring_conflict(values: dict) -> Bag | None:
