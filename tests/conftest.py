@@ -19,20 +19,14 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from app.config import normalise_database_url
 from app.extensions import db
+from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgres://", "postgresql"))
-PASSWORD = "correct horse battery staple"
 TABLES = ("scan_events", "audit_events", "bags", "users")
-
-pg_only = pytest.mark.skipif(
-    not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
-
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
     config.addinivalue_line("markers", "faults: real gunicorn and a throwaway PostgreSQL cluster "
-                                       "of their own (tests/test_faults.py)")
+                                       "of their own (tests/runtime/test_faults.py)")
     if os.environ.get("REQUIRE_POSTGRES") == "1" and not ON_POSTGRES:
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not a PostgreSQL URL.")
 
@@ -147,10 +141,6 @@ def make_user(app):
         return user
 
     return factory
-
-
-def log_in(client, username: str, password: str = PASSWORD):
-    return client.post("/login", data={"username": username, "password": password})
 
 
 @pytest.fixture

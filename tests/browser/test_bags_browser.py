@@ -7,8 +7,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Bag
 from tests.browser.conftest import log_in_page, screenshot
-from tests.conftest import PASSWORD
-from tests.lookup_support import fill_parent
+from tests.helpers import PASSWORD
+from tests.helpers import fill_parent
 
 
 def fits(page, width: int) -> bool:

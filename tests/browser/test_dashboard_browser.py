@@ -8,7 +8,7 @@ import pytest
 
 from app.dashboard import routes as dashboard_routes
 from tests.browser.conftest import log_in_page, screenshot
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 STATS = "**/api/v1/dashboard/stats"
 

@@ -2,7 +2,7 @@
 completion sound and colour, a conflict, Undo last; the input never loses focus."""
 
 from tests.browser.conftest import log_in_page, screenshot
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def focused(page) -> str:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Bag
 from tests.browser.conftest import log_in_page, screenshot
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def scan(page, code: str, suffix: str = "\n") -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from tests.browser.conftest import log_in_page, screenshot
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_admin_creates_a_user_who_then_logs_in(live_server, page_for, admin):

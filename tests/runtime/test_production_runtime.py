@@ -1,0 +1,254 @@
+"""The production runtime as ops start it: gunicorn with gunicorn.conf.py (4 gthread workers x
+2 threads, preload), run_production.sh, Redis-shared rate limits. Real processes on
+loopback, each bounded in time; PostgreSQL only (production refuses SQLite)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from tests.helpers import pg_only
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/6"
+pytestmark = pg_only
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def plain_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def production_env(database_url: str, port: int, **extra) -> dict:
+    return {
+        **os.environ, "APP_ENV": "production", "DATABASE_URL": plain_url(database_url),
+        "SECRET_KEY": secrets.token_hex(32), "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "SESSION_COOKIE_SECURE": "0", "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "JOB_RUNNER_THREADS": "0", "REQUEST_LOG": "0", "GUNICORN_ACCESSLOG": "",
+        **extra,
+    }
+
+
+def wait_ready(base: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(base + "/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the server did not become ready in time")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def wait_workers(pid: int, count: int, seconds: float = 30) -> list:
+    """The workers boot one after another; the first may answer before the last is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        children = psutil.Process(pid).children()
+        if len(children) >= count or time.monotonic() > deadline:
+            return children
+        time.sleep(0.2)
+
+
+def database_sockets(pid: int) -> int:
+    return sum(1 for conn in psutil.Process(pid).net_connections(kind="tcp")
+               if conn.raddr and conn.raddr.port == 5432)
+
+
+@pytest.fixture
+def gunicorn_server(database_url, tmp_path):
+    servers = []
+
+    def start(**extra):
+        port = free_port()
+        log = open(tmp_path / f"gunicorn-{port}.log", "w")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
+            cwd=ROOT, env=production_env(database_url, port, **extra), stdout=log, stderr=log)
+        servers.append((process, log))
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, process)
+        return base, process
+
+    yield start
+    for process, log in servers:
+        stop(process)
+        log.close()
+
+
+def test_gunicorn_serves_with_four_gthread_workers_and_the_master_holds_no_connection(
+        gunicorn_server, tmp_path):
+    base, master = gunicorn_server()
+    workers = wait_workers(master.pid, 4)
+    master_log = (tmp_path / f"gunicorn-{base.rsplit(':', 1)[1]}.log").read_text()
+    assert re.search(r"templates: [1-9]\d* compiled before forking the workers", master_log)
+    assert len(workers) == 4
+    for _ in range(20):  # let several workers answer, so they open connections
+        urllib.request.urlopen(base + "/health/ready", timeout=5).close()
+    assert database_sockets(master.pid) == 0
+    assert sum(database_sockets(worker.pid) for worker in workers) >= 1
+    assert max(worker.num_threads() for worker in workers) >= 2
+
+
+def _failed_login(base: str, username: str) -> int:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    token = token or re.search(r'name="csrf-token" content="([^"]+)"', page)
+    body = urllib.parse.urlencode({"username": username, "password": "wrong password!",
+                                   "csrf_token": token.group(1)}).encode()
+    try:
+        with opener.open(base + "/login", data=body, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_login_limit_is_shared_by_all_workers_through_redis(gunicorn_server):
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    limit = 5
+    base, master = gunicorn_server(LOGIN_USERNAME_RATE_LIMIT=f"{limit} per minute",
+                                   LOGIN_RATE_LIMIT="1000 per minute")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: _failed_login(base, "victim"), range(4 * limit)))
+    assert statuses.count(200) == limit, statuses
+    assert statuses.count(429) == 3 * limit, statuses
+    # Another username is not locked out by the first one's failures.
+    assert _failed_login(base, "someone-else") == 200
+
+
+def test_run_production_sh_from_scratch_to_serving(database_url, tmp_path):
+    """The seed's one command: configuration checked, migrations applied, an admin made,
+    gunicorn exec'd with 4 workers x 2 threads."""
+    port = free_port()
+    env = production_env(database_url, port, ADMIN_USERNAME="chief",
+                         ADMIN_PASSWORD="a long admin passphrase")
+    process = subprocess.Popen([str(ROOT / "run_production.sh")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process, seconds=120)
+        assert psutil.Process(process.pid).name().startswith("gunicorn")  # exec'd, not a child
+        assert len(wait_workers(process.pid, 4)) == 4
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({"username": "chief", "password": "a long admin passphrase",
+                                       "csrf_token": token}).encode()
+        landing = opener.open(f"http://127.0.0.1:{port}/login", data=body, timeout=10)
+        assert landing.url.endswith("/dashboard")
+    finally:
+        stop(process)
+        output = process.stdout.read().decode()
+    assert "Running upgrade" in output or "Context impl PostgresqlImpl" in output
+
+
+def test_run_production_sh_without_database_url_starts_the_trial(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "RATELIMIT_STORAGE_URI")}
+    env.update(INSTANCE_DIR=str(tmp_path / "instance"), GUNICORN_BIND=f"127.0.0.1:{port}",
+               ADMIN_USERNAME="tryout", ADMIN_PASSWORD="a long first-day passphrase",
+               JOB_RUNNER_THREADS="0", GUNICORN_ACCESSLOG="", REQUEST_LOG="0")
+    process = subprocess.Popen([str(ROOT / "run_production.sh")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process, seconds=120)
+        assert (tmp_path / "instance" / "tracetrack.db").exists()
+    finally:
+        stop(process)
+        output = process.stdout.read().decode()
+    assert "ONE-MACHINE TRIAL" in output
+
+
+def test_compile_templates_leaves_every_page_template_compiled(app):
+    """What the master does before forking (gunicorn.conf.py when_ready): afterwards no
+    page template is loaded or compiled again."""
+    from app.runtime import compile_templates
+
+    app.jinja_env.cache.clear()
+    names = app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html"))
+
+    assert compile_templates(app) == len(names) > 10
+    loaded = []
+    loader = app.jinja_env.loader
+    original = loader.get_source
+    loader.get_source = lambda env, name: loaded.append(name) or original(env, name)
+    try:
+        for name in names:
+            app.jinja_env.get_template(name)
+    finally:
+        loader.get_source = original
+    assert loaded == []
+
+
+FREED_HASH_BUFFERS = """
+import sys, threading
+from argon2 import PasswordHasher
+if sys.argv[1] == "fixed":
+    from app.runtime import return_large_blocks_to_the_system
+    assert return_large_blocks_to_the_system()
+def resident_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+hasher = PasswordHasher(time_cost=1, memory_cost=19456, parallelism=1)
+hasher.hash("warm-up the library")
+before = resident_mib()
+def logins():
+    for _ in range(3):
+        hasher.hash("correct horse battery staple")
+threads = [threading.Thread(target=logins) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(resident_mib() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
+def test_freed_password_hash_buffers_go_back_to_the_system():
+    """gunicorn.conf.py calls return_large_blocks_to_the_system() before forking the workers.
+    The control shows what it prevents: each hashing thread keeping a 19 MiB buffer."""
+    def kept_mib(mode: str) -> float:
+        answer = subprocess.run([sys.executable, "-c", FREED_HASH_BUFFERS, mode], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=True)
+        return float(answer.stdout.strip())
+
+    assert kept_mib("fixed") < 8
+    assert kept_mib("default") > 19
