@@ -175,6 +175,10 @@ class BaseConfig:
         self.PARENT_CODE_PATTERN = env_str("PARENT_CODE_PATTERN", r"^(SB\d{5}|M444-\d{5})$")
         self.CHILD_CODE_PATTERN = env_str("CHILD_CODE_PATTERN", r"^[A-Z0-9]{4,20}$")
         self.DEFAULT_PARENT_CAPACITY = env_int("DEFAULT_PARENT_CAPACITY", 30, minimum=1)
+        # How refusals describe a code to a worker: examples, never the pattern itself.
+        self.PARENT_CODE_EXAMPLE = env_str("PARENT_CODE_EXAMPLE", "SB00001 or M444-00001")
+        self.CHILD_CODE_EXAMPLE = env_str("CHILD_CODE_EXAMPLE", "0016586 (4 to 20 letters "
+                                                                 "and digits)")
         self.SCAN_IDLE_SECONDS = env_int("SCAN_IDLE_SECONDS", 300, minimum=10)
 
         # The dashboard's "today" and hour buckets; stored times stay UTC.

@@ -13,8 +13,10 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from app.domain import DomainError
 from app.extensions import db, limiter, login_manager
 from app.security import current_request_id
+from app.unit_of_work import is_busy
 
 ERRORS = {
     400: ("bad_request", "The request could not be understood. Check what was sent and try again."),
@@ -28,8 +30,6 @@ ERRORS = {
     503: ("database_unavailable", "The database cannot be reached right now. Wait a few seconds and try again."),
 }
 DB_RETRY_AFTER_SECONDS = 2
-# PostgreSQL: lock_not_available, query_canceled (statement_timeout), serialization/deadlock.
-_BUSY_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
 
 
 def wants_json() -> bool:
@@ -97,9 +97,8 @@ def _forget_user() -> None:
 def handle_database_error(exc: Exception):
     db.session.rollback()
     _forget_user()
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    busy = sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc).lower()
-    busy = busy or isinstance(exc, PoolTimeoutError)
+    busy = isinstance(exc, PoolTimeoutError) or (
+        isinstance(exc, OperationalError) and is_busy(exc))
     if busy:
         code, message = "database_busy", "The database is busy right now. Wait a second; the scan will be retried."
     else:
@@ -122,6 +121,14 @@ def handle_data_error(exc: Exception):
         "out of range). Check what was sent and try again.")
 
 
+def handle_domain_error(error: DomainError):
+    """Every refusal: the JSON error shape under /api, the error page elsewhere."""
+    db.session.rollback()
+    headers = {"Retry-After": "1"} if error.status == 503 else None
+    return error_response(error.status, error.code, error.message, headers=headers,
+                          **error.details)
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
@@ -132,6 +139,7 @@ def handle_unexpected(exc: Exception):
 
 
 def init_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -126,7 +126,7 @@ def prepare_targets(env: dict, samples: int, rng: random.Random) -> dict:
 
     from app import create_app
     from app.extensions import db
-    from app.lookup.services import encode_cursor
+    from app.lookup.queries import encode_cursor
 
     app = create_app()
     with app.app_context():

@@ -1,42 +1,33 @@
-"""Bag lookup and corrections over JSON: the same services as the bag pages."""
+"""Bag lookup and corrections over JSON: the same queries and services as the bag pages.
+Refusals are DomainErrors, answered by the one error handler."""
 
 from flask import request
 from flask_login import current_user, login_required
 
 from app.api import bp
-from app.api.helpers import BadRequestBody, bad_body_response, json_body, json_response
+from app.api.helpers import json_body, json_response
 from app.auth.decorators import role_required
-from app.errors import error_response
-from app.lookup import services
-from app.lookup.services import BagError, jsonable
-from app.lookup.transaction import run_correction
+from app.lookup import queries
+from app.lookup.queries import jsonable
+from app.scanning import corrections
 from app.scanning.services import bag_dict, parent_dict
-
-
-def _bag_error(error: BagError):
-    return error_response(error.status, error.code, error.message, **error.details)
+from app.unit_of_work import run
 
 
 @bp.get("/bags")
 @login_required
 def list_bags():
-    try:
-        page = services.list_bags(services.parse_filters(request.args))
-    except BagError as error:
-        return _bag_error(error)
+    page = queries.list_bags(queries.parse_filters(request.args))
     return json_response({"items": jsonable(page.items), "next_cursor": page.next_cursor})
 
 
 @bp.get("/bags/<code>")
 @login_required
 def show_bag(code):
-    try:
-        return json_response(jsonable(services.trace_bag(code)))
-    except BagError as error:
-        return _bag_error(error)
+    return json_response(jsonable(queries.trace_bag(code)))
 
 
-def _answer(outcome: services.Correction):
+def _answer(outcome: corrections.Correction):
     bag = outcome.bag
     if bag is None:
         bag_data = None
@@ -53,42 +44,36 @@ def _answer(outcome: services.Correction):
 
 
 def _correct(service, code, *fields):
-    try:
-        body = json_body((*fields, "reason"))
-        outcome = run_correction(service, current_user, code,
-                                 *(body.get(name) for name in fields), body.get("reason"))
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except BagError as error:
-        return _bag_error(error)
-    return _answer(outcome)
+    body = json_body((*fields, "reason"))
+    return _answer(run(service, current_user, code, *(body.get(name) for name in fields),
+                       body.get("reason")))
 
 
 @bp.post("/bags/<code>/unlink")
 @role_required("supervisor")
 def unlink_bag(code):
-    return _correct(services.unlink_child, code)
+    return _correct(corrections.unlink_child, code)
 
 
 @bp.post("/bags/<code>/move")
 @role_required("supervisor")
 def move_bag(code):
-    return _correct(services.move_child, code, "parent")
+    return _correct(corrections.move_child, code, "parent")
 
 
 @bp.post("/bags/<code>/complete")
 @role_required("supervisor")
 def complete_bag(code):
-    return _correct(services.complete_parent, code)
+    return _correct(corrections.complete_parent, code)
 
 
 @bp.post("/bags/<code>/reopen")
 @role_required("supervisor")
 def reopen_bag(code):
-    return _correct(services.reopen_parent, code)
+    return _correct(corrections.reopen_parent, code)
 
 
 @bp.delete("/bags/<code>")
 @role_required("supervisor")
 def delete_bag(code):
-    return _correct(services.delete_bag, code)
+    return _correct(corrections.delete_bag, code)

@@ -5,31 +5,10 @@ from datetime import datetime
 from flask import current_app, jsonify, request
 from flask_login import current_user
 
+from app.domain import DomainError
 from app.errors import error_response
 
-# HTTP status of each refusal (DESIGN.md section 5).
-SCAN_ERROR_STATUS = {
-    "invalid_code": 422,
-    "invalid_scan_id": 422,
-    "invalid_scanned_at": 422,
-    "code_is_child": 409,
-    "code_is_parent": 409,
-    "child_in_other_parent": 409,
-    "parent_full": 409,
-    "parent_complete": 409,
-    "parent_open": 409,
-    "under_capacity": 409,
-    "not_linked": 409,
-    "nothing_to_undo": 409,
-    "scan_conflict": 409,
-    "parent_not_found": 404,
-    "not_your_scan": 403,
-    "forbidden": 403,
-    "database_busy": 503,
-}
-
-
-class BadRequestBody(Exception):
+class BadRequestBody(DomainError):
     """The body is not a JSON object (400 invalid_json), or it holds a field the endpoint
     does not take (422 unknown_field): a misspelt or forbidden field (child_count, role...)
     is refused, never silently ignored."""
@@ -37,8 +16,7 @@ class BadRequestBody(Exception):
     def __init__(self, status: int = 400, code: str = "invalid_json",
                  message: str = "Send a JSON object with Content-Type: application/json.",
                  **details):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
+        super().__init__(code, message, status, **details)
 
 
 def json_body(allowed: tuple[str, ...] | None = None) -> dict:
@@ -54,7 +32,7 @@ def json_body(allowed: tuple[str, ...] | None = None) -> dict:
         raise BadRequestBody()
     unknown = sorted(set(body) - set(allowed)) if allowed is not None else []
     if unknown:
-        from app.scanning.codes import printable
+        from app.rules.codes import printable
 
         names = [printable(name, 40) for name in unknown[:5]]
         raise BadRequestBody(
@@ -77,15 +55,6 @@ def station_field(body: dict) -> str | None:
 def bad_body_response(error: BadRequestBody | None = None):
     error = error or BadRequestBody()
     return error_response(error.status, error.code, error.message, **error.details)
-
-
-def scan_error_response(error):
-    details = dict(error.details)
-    if error.parent_state is not None:
-        details["parent"] = error.parent_state
-    headers = {"Retry-After": "1"} if error.code == "database_busy" else None
-    return error_response(SCAN_ERROR_STATUS.get(error.code, 409), error.code, error.message,
-                          headers=headers, **details)
 
 
 def json_response(payload: dict, status: int = 200):

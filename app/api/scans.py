@@ -1,14 +1,15 @@
+"""Scans over JSON (DESIGN.md section 5): the same service as the station page. Refusals are
+DomainErrors, answered by the one error handler."""
+
 from flask_login import current_user, login_required
 
 from app.api import bp
-from app.api.helpers import (BadRequestBody, bad_body_response, json_body, json_response,
-                             parse_client_time, scan_error_response, scan_rate_limit,
-                             station_field, user_rate_key)
+from app.api.helpers import (BadRequestBody, json_body, json_response, parse_client_time,
+                             scan_rate_limit, station_field, user_rate_key)
 from app.auth.decorators import role_required
-from app.errors import error_response
 from app.extensions import limiter
 from app.scanning import services
-from app.scanning.services import ScanError, bag_dict, parent_dict
+from app.scanning.services import bag_dict, parent_dict
 from app.scanning.transaction import run_scan
 
 RESULT_STATUS = {"parent_created": 201, "linked": 201}
@@ -19,8 +20,7 @@ def _answer(outcome, include_child: bool = False):
     payload = {"result": outcome.result, "parent": parent_dict(outcome.parent, outcome.children)}
     if include_child:
         child = outcome.child
-        in_parent = child is not None and child.parent_id == outcome.parent.id
-        payload["child"] = bag_dict(child, outcome.parent.code if in_parent else None) if child else None
+        payload["child"] = bag_dict(child, outcome.child_parent) if child is not None else None
     return json_response(payload, RESULT_STATUS.get(outcome.result, 200))
 
 
@@ -28,31 +28,20 @@ def _answer(outcome, include_child: bool = False):
 @login_required
 @scan_limit
 def scan_parent():
-    try:
-        body = json_body(("code", "station"))
-        outcome = run_scan(services.scan_parent, current_user, body.get("code"),
-                           station=station_field(body))
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except ScanError as error:
-        return scan_error_response(error)
-    return _answer(outcome)
+    body = json_body(("code", "station"))
+    return _answer(run_scan(services.scan_parent, current_user, body.get("code"),
+                            station=station_field(body)))
 
 
 @bp.post("/scans/child")
 @login_required
 @scan_limit
 def scan_child():
-    try:
-        body = json_body(("parent", "code", "scan_id", "station", "scanned_at"))
-        scanned_at = parse_client_time(body.get("scanned_at"))
-        outcome = run_scan(services.scan_child, current_user, body.get("parent"),
-                           body.get("code"), scan_id=body.get("scan_id"),
-                           station=station_field(body), scanned_at=scanned_at)
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except ScanError as error:
-        return scan_error_response(error)
+    body = json_body(("parent", "code", "scan_id", "station", "scanned_at"))
+    scanned_at = parse_client_time(body.get("scanned_at"))
+    outcome = run_scan(services.scan_child, current_user, body.get("parent"), body.get("code"),
+                       scan_id=body.get("scan_id"), station=station_field(body),
+                       scanned_at=scanned_at)
     return _answer(outcome, include_child=True)
 
 
@@ -60,14 +49,9 @@ def scan_child():
 @login_required
 @scan_limit
 def undo_scan():
-    try:
-        body = json_body(("parent", "code", "station"))
-        outcome = run_scan(services.undo_scan, current_user, raw_parent=body.get("parent"),
-                           raw_code=body.get("code"), station=station_field(body))
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except ScanError as error:
-        return scan_error_response(error)
+    body = json_body(("parent", "code", "station"))
+    outcome = run_scan(services.undo_scan, current_user, raw_parent=body.get("parent"),
+                       raw_code=body.get("code"), station=station_field(body))
     return _answer(outcome, include_child=True)
 
 
@@ -75,30 +59,17 @@ def undo_scan():
 @login_required
 @scan_limit
 def complete_parent(code):
-    try:
-        body = json_body(("force", "station"))
-        force = body.get("force", False)
-        if not isinstance(force, bool):
-            return error_response(422, "invalid_force", "force must be true or false.")
-        outcome = run_scan(services.complete_parent, current_user, code, force=force,
-                           station=station_field(body))
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except ScanError as error:
-        return scan_error_response(error)
-    return _answer(outcome)
+    body = json_body(("force", "station"))
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequestBody(422, "invalid_force", "force must be true or false.")
+    return _answer(run_scan(services.complete_parent, current_user, code, force=force,
+                            station=station_field(body)))
 
 
 @bp.post("/parents/<code>/reopen")
 @role_required("supervisor")
 def reopen_parent(code):
-    try:
-        body = json_body(("station",))
-        outcome = run_scan(services.reopen_parent, current_user, code,
-                           station=station_field(body))
-    except BadRequestBody as error:
-        return bad_body_response(error)
-    except ScanError as error:
-        return scan_error_response(error)
-    return _answer(outcome)
-
+    body = json_body(("station",))
+    return _answer(run_scan(services.reopen_parent, current_user, code,
+                            station=station_field(body)))

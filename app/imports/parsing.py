@@ -25,7 +25,7 @@ from typing import IO
 
 from app.models import CHILD, PARENT
 from app.models.imports import CSV, SUPPLIER, TABLE, XLSX
-from app.scanning.codes import MAX_RAW_LENGTH, CodeError, matches, normalise_code, printable
+from app.rules.codes import MAX_RAW_LENGTH, CodeError, matches, normalise_code, printable
 
 MAX_CELL_CHARS = 1000          # no label comes near; a bigger cell means a wrong file
 HEADER_SEARCH_ROWS = 20        # title rows above the header are allowed

@@ -60,7 +60,7 @@ from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTE
 from app.models.imports import Import, ImportReportPart
 from app.models.job import FAILED, QUEUED, RUNNING, SUCCEEDED
 from app.models.types import utcnow
-from app.scanning.codes import CodeError, is_doubled_read, matches, printable
+from app.rules.codes import CodeError, is_doubled_read, matches, printable
 
 log = logging.getLogger("tracetrack.imports")
 # Core tables: executemany over the table compiles once; the ORM bulk path would not.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
-from app.lookup.services import EXPORT_COLUMNS
+from app.lookup.queries import EXPORT_COLUMNS
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MAX_ROWS = 1_048_575  # the sheet's 1,048,576 rows less the header

@@ -11,13 +11,14 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
+from app.domain import DomainError
 from app.errors import error_response
-from app.lookup import exports, services
+from app.lookup import exports, queries
 from app.lookup.forms import (BagFilterForm, CompleteForm, DeleteForm, FindForm, MoveForm,
                               ReopenForm, UnlinkForm)
-from app.lookup.services import BagError
-from app.lookup.transaction import run_correction
-from app.scanning.codes import CodeError, normalise_code
+from app.rules.codes import CodeError, normalise_code
+from app.scanning import corrections
+from app.unit_of_work import run
 
 # cli_group=None: `flask --app main seed-bags N`, beside the other top-level commands.
 bp = Blueprint("lookup", __name__, cli_group=None)
@@ -47,15 +48,15 @@ def list_bags():
     form = BagFilterForm(request.args)
     page, error, filters = None, None, None
     try:
-        filters = services.parse_filters(request.args)
-        page = services.list_bags(filters)
-    except BagError as exc:
+        filters = queries.parse_filters(request.args)
+        page = queries.list_bags(filters)
+    except DomainError as exc:
         error = exc
     args = filters.args if filters else {}
     status = 422 if error else 200
     return render_template(
         "lookup/list.html", form=form, page=page, error=error, args=args,
-        unknown_user=bool(filters and filters.user and not services.user_exists(filters.user)),
+        unknown_user=bool(filters and filters.user and not queries.user_exists(filters.user)),
         next_url=url_for("lookup.list_bags", **args, cursor=page.next_cursor)
         if page and page.next_cursor else None,
         first_url=url_for("lookup.list_bags", **args) if request.args.get("cursor") else None,
@@ -72,13 +73,13 @@ def find_bag():
     except CodeError:
         flash("Nothing was scanned. Scan or type a bag's code in the search box.", "warning")
         return redirect(url_for("lookup.list_bags"))
-    if services.find_bag(code) is None:
+    if queries.find_bag(code) is None:
         return _not_found(code)
     return redirect(url_for("lookup.show_bag", code=code))
 
 
 def _not_found(code: str, message: str | None = None):
-    suggestions = services.nearest_codes(code) if code else []
+    suggestions = queries.nearest_codes(code) if code else []
     return render_template("lookup/not_found.html", code=code, suggestions=suggestions,
                            message=message, find_form=FindForm(formdata=None)), 404
 
@@ -93,8 +94,8 @@ def show_bag(code):
     if canonical != code:
         return redirect(url_for("lookup.show_bag", code=canonical))
     try:
-        bag = services.trace_bag(canonical)
-    except BagError:
+        bag = queries.trace_bag(canonical)
+    except DomainError:
         return _not_found(canonical)
     forms = {}
     if current_user.has_role("supervisor"):
@@ -120,10 +121,10 @@ def _export_name(extension: str) -> str:
 @role_required("supervisor")
 def export_csv():
     try:
-        filters = services.parse_filters(request.args, paginate=False)
-    except BagError as exc:
+        filters = queries.parse_filters(request.args, paginate=False)
+    except DomainError as exc:
         return error_response(exc.status, exc.code, exc.message)
-    chunks = exports.csv_chunks(services.iter_export_rows(filters))
+    chunks = exports.csv_chunks(queries.iter_export_rows(filters))
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_export_name("csv")}"'})
@@ -133,12 +134,12 @@ def export_csv():
 @role_required("supervisor")
 def export_xlsx():
     try:
-        filters = services.parse_filters(request.args, paginate=False)
-    except BagError as exc:
+        filters = queries.parse_filters(request.args, paginate=False)
+    except DomainError as exc:
         return error_response(exc.status, exc.code, exc.message)
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
     try:
-        exports.write_xlsx(services.iter_export_rows(filters), handle)
+        exports.write_xlsx(queries.iter_export_rows(filters), handle)
     except exports.TooManyRows:
         handle.close()
         return error_response(
@@ -168,8 +169,8 @@ def _correct(action: str, code: str, service, *extra_fields: str):
     form = CORRECTION_FORMS[action](prefix=action)
     args = [getattr(form, name).data for name in extra_fields]
     try:
-        outcome = run_correction(service, current_user, code, *args, form.reason.data)
-    except BagError as exc:
+        outcome = run(service, current_user, code, *args, form.reason.data)
+    except DomainError as exc:
         flash(exc.message, "danger")
         if exc.code == "bag_not_found":
             return redirect(url_for("lookup.list_bags"))
@@ -188,31 +189,31 @@ def _correct(action: str, code: str, service, *extra_fields: str):
 @bp.post("/bags/<code>/unlink")
 @role_required("supervisor")
 def unlink_bag(code):
-    return _correct("unlink", code, services.unlink_child)
+    return _correct("unlink", code, corrections.unlink_child)
 
 
 @bp.post("/bags/<code>/move")
 @role_required("supervisor")
 def move_bag(code):
-    return _correct("move", code, services.move_child, "parent")
+    return _correct("move", code, corrections.move_child, "parent")
 
 
 @bp.post("/bags/<code>/complete")
 @role_required("supervisor")
 def complete_bag(code):
-    return _correct("complete", code, services.complete_parent)
+    return _correct("complete", code, corrections.complete_parent)
 
 
 @bp.post("/bags/<code>/reopen")
 @role_required("supervisor")
 def reopen_bag(code):
-    return _correct("reopen", code, services.reopen_parent)
+    return _correct("reopen", code, corrections.reopen_parent)
 
 
 @bp.post("/bags/<code>/delete")
 @role_required("supervisor")
 def delete_bag(code):
-    return _correct("delete", code, services.delete_bag)
+    return _correct("delete", code, corrections.delete_bag)
 
 
 from app.lookup import seed  # noqa: E402,F401  (registers `seed-bags` on bp.cli)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, Integer, String,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -31,6 +32,8 @@ class ScanEvent(db.Model):
     __tablename__ = "scan_events"
     __table_args__ = (
         CheckConstraint("outcome IN ('accepted', 'rejected')", name="outcome"),
+        # A client's scan_id is unique per user: two users' devices may number alike.
+        UniqueConstraint("user_id", "scan_id", name="uq_scan_events_user_id_scan_id"),
         Index("ix_scan_events_parent_id_created_at", "parent_id", "created_at"),
         Index("ix_scan_events_bag_id_created_at", "bag_id", "created_at"),
         Index("ix_scan_events_user_id_created_at", "user_id", "created_at"),
@@ -54,8 +57,11 @@ class ScanEvent(db.Model):
     code: Mapped[str] = mapped_column(String(64))
     bag_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id", ondelete="SET NULL"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id", ondelete="SET NULL"))
+    # The parent's code as it was: kept when a supervisor deletes the parent (parent_id then
+    # becomes NULL), so no child's history ever loses the parent it was in.
+    parent_code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(500))
-    scan_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scan_id: Mapped[str | None] = mapped_column(String(64))
     station: Mapped[str | None] = mapped_column(String(64))
 
 

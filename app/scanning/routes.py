@@ -9,8 +9,8 @@ from app.extensions import db, limiter
 from app.api.helpers import scan_rate_limit, user_rate_key
 from app.dashboard.services import scans_today_by
 from app.models import PARENT, Bag
-from app.scanning import services
-from app.scanning.codes import CodeError, matches, normalise_code
+from app.scanning import services, store
+from app.rules.codes import CodeError, matches, normalise_code
 from app.scanning.forms import ScanForm
 from app.scanning.services import ScanError, parent_dict
 from app.scanning.transaction import run_scan
@@ -38,7 +38,7 @@ def show_station():
     parent = _current_parent(request.args.get("parent"))
     state = None
     if parent is not None:
-        state = parent_dict(parent, services.children_codes(parent))
+        state = parent_dict(parent, store.children_codes(parent.id))
     form = ScanForm(parent=parent.code if parent else "")
     return render_template(
         "scanning/station.html", form=form, parent=state,

@@ -482,11 +482,13 @@ def slot_kind(action: str, outcome: str, result: str) -> str | None:
 
 def add_counted_events(user_ids: list[int]) -> None:
     start = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    # Core, with the columns every revision has: the model's newer columns (parent_code)
+    # do not exist yet at the revisions this runs on.
     for user_id in user_ids:
         for minutes, action, outcome, result in COUNTED_EVENTS:
-            db.session.add(ScanEvent(user_id=user_id, action=action, outcome=outcome,
-                                     result=result, code="C0001",
-                                     created_at=start + timedelta(minutes=minutes)))
+            db.session.execute(ScanEvent.__table__.insert().values(
+                user_id=user_id, action=action, outcome=outcome, result=result, code="C0001",
+                created_at=start + timedelta(minutes=minutes)))
     db.session.commit()
 
 

@@ -481,7 +481,7 @@ def test_a_damaged_shared_strings_table_fails_the_dry_run_and_leaves_nothing(
 ])
 def test_the_fast_normalisation_agrees_with_the_scan_service(raw):
     from app.imports.parsing import normalise
-    from app.scanning.codes import CodeError, normalise_code
+    from app.rules.codes import CodeError, normalise_code
 
     def outcome(function):
         try:

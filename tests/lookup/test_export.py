@@ -13,8 +13,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from app.lookup import exports, services
-from app.lookup.services import EXPORT_COLUMNS
+from app.lookup import exports
+from app.lookup import queries as services
+from app.lookup.queries import EXPORT_COLUMNS
 from tests.helpers import all_pages, fill_parent, set_created_at
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}

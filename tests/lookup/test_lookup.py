@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.lookup import services
+from app.lookup import queries as services
 from app.models import Bag
 from app.scanning import services as scanning
 from app.scanning.services import ScanError

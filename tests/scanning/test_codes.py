@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import REJECTED, Bag, ScanEvent
-from app.scanning.codes import CodeError, is_doubled_read, matches, normalise_code
+from app.rules.codes import CodeError, is_doubled_read, matches, normalise_code
 
 PARENT_PATTERN = r"^(SB\d{5}|M444-\d{5})$"
 CHILD_PATTERN = r"^[A-Z0-9]{4,20}$"

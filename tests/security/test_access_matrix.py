@@ -87,7 +87,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/api/v1/scans/child", "POST"): everyone_api("/api/v1/scans/child", 201,
                                                  json={"parent": "SB00002", "code": "0099999"}),
     ("/api/v1/scans/undo", "POST"): everyone_api(
-        "/api/v1/scans/undo", 200, json={"parent": "SB00001"},
+        "/api/v1/scans/undo", 200, json={"code": "0016586"},
         note="staff may undo their own link in an open parent; the-staff made this one"),
     ("/api/v1/parents/<code>/complete", "POST"): everyone_api(
         "/api/v1/parents/SB00002/complete", 200, json={"force": True}),

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, text
 
 from app.extensions import db
 from app.scanning import services
-from app.scanning.codes import MAX_RAW_LENGTH, CodeError, normalise_code
+from app.rules.codes import MAX_RAW_LENGTH, CodeError, normalise_code
 from app.scanning.services import ScanError
 from app.scanning.transaction import run_scan
 from tests.scanning.test_scan_api import check_invariants
@@ -132,9 +132,13 @@ class Model:
     def undo(self, parent, who, supervisor):
         if parent not in self.status:
             return "parent_not_found"
-        if not self.links[parent]:
+        # "Undo last" is the last scan this user sent into the parent (issue 27).
+        if not supervisor and self.status[parent] != "open":
+            return "parent_complete"
+        mine = [index for index, (_code, by) in enumerate(self.links[parent]) if by == who]
+        if not mine:
             return "nothing_to_undo"
-        return self._unlink(parent, len(self.links[parent]) - 1, who, supervisor)
+        return self._unlink(parent, mine[-1], who, supervisor)
 
     def undo_code(self, child, who, supervisor):
         parent = self.parent_of(child)

@@ -1,8 +1,11 @@
 """Normalising scanned codes (DESIGN.md section 4). Scanners add CR/LF/TAB suffixes, GS and
-NUL bytes, and phone keyboards add zero-width and no-break spaces or full-width digits."""
+NUL bytes, and phone keyboards add zero-width and no-break spaces, full-width digits or the
+digits of their own script (Devanagari, Arabic-Indic, ...). The station's JavaScript applies
+the same steps before it decides whether a read is a parent, so both sides see one code."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -11,6 +14,14 @@ MAX_RAW_LENGTH = 256  # far above any label; a 10 kB "code" is refused before an
 _INVISIBLE = dict.fromkeys(
     map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00a0\u202f\u2007\u00ad"), None
 )
+
+
+def _ascii_digit(ch: str) -> str:
+    """Every Unicode decimal digit as its ASCII digit: SB१२३४५ is SB12345. NFKC folds only
+    the full-width forms; Python's \\d (and a label printer) would keep the others apart."""
+    if ch.isascii() or unicodedata.category(ch) != "Nd":
+        return ch
+    return str(unicodedata.decimal(ch))
 
 
 class CodeError(ValueError):
@@ -31,7 +42,7 @@ def normalise_code(raw: object) -> str:
     text = raw.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
     # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    text = "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cc")
     text = text.strip().upper()
     if not text:
         raise CodeError("Nothing was scanned: scan the code again.")
@@ -46,8 +57,14 @@ def printable(raw: object, limit: int = 64) -> str:
                    if unicodedata.category(ch) not in ("Cc", "Cs"))[:limit]
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(pattern: str) -> re.Pattern:
+    # ASCII mode: \d is 0-9 and \w is [A-Za-z0-9_], whatever digits a phone typed.
+    return re.compile(pattern, re.ASCII)
+
+
 def matches(pattern: str, code: str) -> bool:
-    return re.fullmatch(pattern, code) is not None
+    return _compiled(pattern).fullmatch(code) is not None
 
 
 def is_doubled_read(code: str, min_half: int = 6) -> bool:

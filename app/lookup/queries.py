@@ -1,10 +1,8 @@
-"""Bag lookup and management (DESIGN.md section 6): trace one code, browse and export the
-bag list, and the supervisor corrections.
+"""Bag lookup (DESIGN.md section 6): trace one code, browse and export the bag list. Reads
+only: the corrections are the bag-change service's (app/scanning/corrections.py).
 
 The list is keyset-paginated on (created_at, id), newest first: a page costs the same on
 page 1 and page 20,000, and the bag page, the JSON API and the exports run the same query.
-Corrections take plain values, run inside the caller's transaction, never commit, and
-raise BagError with a code; each writes a scan event and an audit event.
 """
 
 from __future__ import annotations
@@ -14,48 +12,28 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import (String, any_, bindparam, delete, false, func, literal, or_, select,
-                        tuple_, update)
+from sqlalchemy import String, any_, bindparam, false, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from app.audit.services import record_audit
+from app import cursors
+from app.domain import DomainError
 from app.extensions import db
-from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
-                        ScanEvent, User)
-from app.models.types import utcnow
-from app.scanning import services as scanning
-from app.scanning.codes import CodeError, normalise_code
-from app.scanning.services import _bag_with_parent_code, _complete, _lock_parent, _record
+from app.models import ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag, ScanEvent, User
+from app.rules.bags import INTO_PARENT
+from app.rules.codes import CodeError, normalise_code
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 KINDS = (PARENT, CHILD)
 STATUSES = (OPEN, COMPLETE, LINKED, UNLINKED)
-REASON_MIN, REASON_MAX = 3, 300
 MAX_SUGGESTIONS = 8
-# Results that put a child into a parent: who scanned (or moved) it in, and when.
-INTO_PARENT = ("linked", "moved_in")
 EXPORT_COLUMNS = ("code", "kind", "status", "parent", "capacity", "child_count",
                   "created_at", "created_by", "linked_at")
 CURSOR_SALT = "bag-list-cursor"
 # The parent of a bag (or of an event), joined by id. Built once: an alias made per call
 # costs milliseconds of Python on every request.
 ParentBag = aliased(Bag, name="parent_bag")
-
-
-class BagError(Exception):
-    """A refused lookup or correction: `code` is the API's error.code, `status` its HTTP
-    status, `message` says what to do next."""
-
-    def __init__(self, code: str, message: str, status: int = 409, **details):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.details = details
 
 
 # --- filters and cursors -----------------------------------------------------------------
@@ -75,8 +53,8 @@ class BagFilters:
     args: dict = field(default_factory=dict)
 
 
-def _invalid(field_name: str, message: str) -> BagError:
-    return BagError("invalid_filter", message, 422, field=field_name)
+def _invalid(field_name: str, message: str) -> DomainError:
+    return DomainError("invalid_filter", message, 422, field=field_name)
 
 
 def parse_filters(args: Mapping[str, str], *, paginate: bool = True) -> BagFilters:
@@ -160,26 +138,12 @@ def _parse_limit(raw: object) -> int:
     return limit
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=CURSOR_SALT)
-
-
 def encode_cursor(created_at: datetime, bag_id: int) -> str:
-    """Opaque and signed: a client can hand it back, not forge a position."""
-    return _serializer().dumps([created_at.isoformat(), bag_id])
+    return cursors.encode(CURSOR_SALT, created_at, bag_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        stamp, bag_id = _serializer().loads(cursor)
-        position = datetime.fromisoformat(stamp)
-        if position.tzinfo is None or not isinstance(bag_id, int) or isinstance(bag_id, bool):
-            raise ValueError
-    except (BadSignature, ValueError, TypeError):
-        raise BagError("invalid_cursor",
-                       "This page link is damaged or out of date. Start again from the first "
-                       "page (leave out the cursor).", 422, field="cursor") from None
-    return position.astimezone(UTC), bag_id
+    return cursors.decode(CURSOR_SALT, cursor)
 
 
 # --- the list ----------------------------------------------------------------------------
@@ -300,7 +264,7 @@ def trace_bag(raw_code: object) -> dict:
     if row is None:
         suggestions = nearest_codes(code)
         hint = (" Did you mean " + ", ".join(suggestions) + "?") if suggestions else ""
-        raise BagError("bag_not_found",
+        raise DomainError("bag_not_found",
                        f"There is no bag {code}.{hint} Check the label and scan it again.",
                        404, scanned=code, suggestions=suggestions)
     bag, parent_code, created_by = row
@@ -322,20 +286,19 @@ def _normalise_or_error(raw_code: object) -> str:
     try:
         return normalise_code(raw_code)
     except CodeError as exc:
-        raise BagError("invalid_code", f"That code was not accepted. {exc}", 422) from None
+        raise DomainError("invalid_code", f"That code was not accepted. {exc}", 422) from None
 
 
 def timeline(bag: Bag) -> list[dict]:
     """Oldest first. A parent's own events and every scan, undo and correction of its
     children while they were in it; a child's own events."""
-    parent = ParentBag
     condition = ScanEvent.bag_id == bag.id
     if bag.kind == PARENT:
         condition = or_(condition, ScanEvent.parent_id == bag.id)
+    # The parent's code as the event kept it: a deleted parent is still named.
     rows = db.session.execute(
-        select(ScanEvent, User.username, parent.code)
+        select(ScanEvent, User.username, ScanEvent.parent_code)
         .outerjoin(User, User.id == ScanEvent.user_id)
-        .outerjoin(parent, parent.id == ScanEvent.parent_id)
         .where(condition)
         .order_by(ScanEvent.created_at, ScanEvent.id)
     ).all()
@@ -418,235 +381,6 @@ def _one_edit_away(code: str, max_length: int = 24) -> list[str]:
             variants.add(code[:i] + code[i + 1] + code[i] + code[i + 2:])  # two swapped
     variants.discard(code)
     return sorted(v for v in variants if v)
-
-
-# --- corrections -------------------------------------------------------------------------
-
-@dataclass
-class Correction:
-    result: str
-    bag: Bag | None
-    code: str
-    parent: Bag | None = None  # the parent it is in afterwards (or the corrected parent)
-    previous_parent: Bag | None = None
-
-
-def _require_supervisor(user: User) -> None:
-    if not user.has_role("supervisor"):
-        raise BagError("forbidden", "Only a supervisor or an admin can correct bags. Ask one.",
-                       403)
-
-
-def clean_reason(raw: object) -> str:
-    reason = raw.strip() if isinstance(raw, str) else ""
-    reason = " ".join(reason.split())
-    if len(reason) < REASON_MIN:
-        raise BagError("reason_required",
-                       f"Say why you make this correction (at least {REASON_MIN} characters).",
-                       422, field="reason")
-    if len(reason) > REASON_MAX:
-        raise BagError("reason_required",
-                       f"Keep the reason under {REASON_MAX} characters.", 422, field="reason")
-    return reason
-
-
-def snapshot(bag: Bag | None, parent_code: str | None = None) -> dict | None:
-    if bag is None:
-        return None
-    data = {"code": bag.code, "kind": bag.kind, "status": bag.status}
-    if bag.kind == PARENT:
-        data.update(capacity=bag.capacity, child_count=bag.child_count)
-    else:
-        data["parent"] = parent_code
-    return data
-
-
-def _bag_or_404(code: str) -> tuple[Bag, str | None]:
-    bag, parent_code = _bag_with_parent_code(code)
-    if bag is None:
-        raise BagError("bag_not_found", f"There is no bag {code}. Check the code.", 404,
-                       scanned=code)
-    return bag, parent_code
-
-
-def _child_or_error(code: str) -> tuple[Bag, str | None]:
-    bag, parent_code = _bag_or_404(code)
-    if bag.kind != CHILD:
-        raise BagError("code_is_parent",
-                       f"{code} is a parent. Only child bags can be unlinked or moved.", 409)
-    return bag, parent_code
-
-
-def _lock_in_order(bags: list[Bag | None]) -> None:
-    """Lock the parents a correction touches, always in id order: two moves that cross
-    (A to B and B to A) queue behind each other instead of deadlocking."""
-    for parent_id in sorted({bag.id for bag in bags if bag is not None}):
-        db.session.scalar(select(Bag).where(Bag.id == parent_id).with_for_update()
-                          .execution_options(populate_existing=True))
-
-
-def _moved_meanwhile(code: str) -> BagError:
-    return BagError("bag_changed", f"{code} was changed by someone else just now. "
-                                   "Look it up again and retry.", 409)
-
-
-def unlink_child(actor: User, raw_code: object, raw_reason: object) -> Correction:
-    """Take a child out of its parent; it stays as an unlinked bag."""
-    _require_supervisor(actor)
-    reason = clean_reason(raw_reason)
-    code = _normalise_or_error(raw_code)
-    for _attempt in range(3):
-        child, parent_code = _child_or_error(code)
-        if child.parent_id is None:
-            raise BagError("not_linked", f"{code} is not in any parent; there is nothing to "
-                                         "unlink.", 409)
-        parent = _lock_parent(parent_code)
-        child, _ = _bag_with_parent_code(code)  # re-read under the parent's lock
-        if parent is not None and child is not None and child.parent_id == parent.id:
-            break
-    else:
-        raise _moved_meanwhile(code)
-    before = snapshot(child, parent.code)
-    child.parent_id = None
-    child.status = UNLINKED
-    child.linked_at = None
-    db.session.flush()
-    db.session.refresh(parent)
-    _record(actor, "unlink", "unlinked", child.code, bag=child, parent=parent, reason=reason)
-    record_audit(actor, "bag.unlink", "bag", child.code, before,
-                 {**snapshot(child), "reason": reason})
-    return Correction("unlinked", child, child.code, previous_parent=parent)
-
-
-def move_child(actor: User, raw_code: object, raw_target: object,
-               raw_reason: object) -> Correction:
-    """Move a child (linked or loose) into another parent, respecting its capacity."""
-    _require_supervisor(actor)
-    reason = clean_reason(raw_reason)
-    code = _normalise_or_error(raw_code)
-    target_code = _normalise_or_error(raw_target)
-    for _attempt in range(3):
-        child, source_code = _child_or_error(code)
-        target = db.session.scalar(select(Bag).where(Bag.code == target_code))
-        if target is None or target.kind != PARENT:
-            raise BagError("parent_not_found",
-                           f"There is no parent {target_code}. Check the parent's code.", 404,
-                           parent_code=target_code)
-        if child.parent_id == target.id:
-            raise BagError("already_linked", f"{code} is already in {target_code}.", 409)
-        source = db.session.get(Bag, child.parent_id) if child.parent_id else None
-        _lock_in_order([source, target])
-        child, _ = _bag_with_parent_code(code)  # re-read under the locks
-        if child is not None and child.parent_id == (source.id if source else None):
-            break
-    else:
-        raise _moved_meanwhile(code)
-    if target.status == COMPLETE:
-        raise BagError("parent_complete", f"{target.code} is complete. Reopen it first, or "
-                                          "choose another parent.", 409)
-    if target.child_count >= target.capacity:
-        raise BagError("parent_full", f"{target.code} is full ({target.child_count} / "
-                                      f"{target.capacity}). Choose another parent.", 409)
-    before = snapshot(child, source.code if source else None)
-    now = utcnow()
-    moved = db.session.execute(
-        update(Bag).where(Bag.id == child.id, Bag.parent_id.is_not_distinct_from(
-            source.id if source else None))
-        .values(parent_id=target.id, status=LINKED, linked_at=now)
-        .execution_options(synchronize_session=False)).rowcount
-    if moved != 1:  # a loose child that a scan linked a moment ago
-        raise _moved_meanwhile(code)
-    for bag in (child, source, target):
-        if bag is not None:
-            db.session.refresh(bag)
-    if source is not None:
-        _record(actor, "move", "moved_out", child.code, bag=child, parent=source,
-                reason=f"to {target.code}: {reason}")
-    _record(actor, "move", "moved_in", child.code, bag=child, parent=target,
-            reason=f"from {source.code if source else 'no parent'}: {reason}")
-    if target.child_count >= target.capacity:
-        _complete(actor, target, "auto_completed")
-    record_audit(actor, "bag.move", "bag", child.code, before,
-                 {**snapshot(child, target.code), "reason": reason})
-    return Correction("moved", child, child.code, parent=target, previous_parent=source)
-
-
-def complete_parent(actor: User, raw_code: object, raw_reason: object) -> Correction:
-    _require_supervisor(actor)
-    reason = clean_reason(raw_reason)
-    code = _normalise_or_error(raw_code)
-    before = _parent_snapshot_or_error(code)
-    try:
-        outcome = scanning.complete_parent(actor, code, force=True, reason=reason)
-    except scanning.ScanError as error:
-        raise _from_scan_error(error) from None
-    record_audit(actor, "bag.complete", "bag", code, before,
-                 {**snapshot(outcome.parent), "reason": reason})
-    return Correction("completed", outcome.parent, code, parent=outcome.parent)
-
-
-def reopen_parent(actor: User, raw_code: object, raw_reason: object) -> Correction:
-    _require_supervisor(actor)
-    reason = clean_reason(raw_reason)
-    code = _normalise_or_error(raw_code)
-    before = _parent_snapshot_or_error(code)
-    try:
-        outcome = scanning.reopen_parent(actor, code, reason=reason)
-    except scanning.ScanError as error:
-        raise _from_scan_error(error) from None
-    record_audit(actor, "bag.reopen", "bag", code, before,
-                 {**snapshot(outcome.parent), "reason": reason})
-    return Correction("reopened", outcome.parent, code, parent=outcome.parent)
-
-
-def _parent_snapshot_or_error(code: str) -> dict:
-    """The parent as it is under its row lock (the scan service locks it again, a no-op)."""
-    bag, _ = _bag_or_404(code)
-    if bag.kind != PARENT:
-        raise BagError("code_is_child", f"{code} is a child bag; only a parent can be "
-                                        "completed or reopened.", 409)
-    return snapshot(_lock_parent(code))
-
-
-_SCAN_ERROR_STATUS = {"parent_not_found": 404, "invalid_code": 422, "forbidden": 403}
-
-
-def _from_scan_error(error) -> BagError:
-    return BagError(error.code, error.message, _SCAN_ERROR_STATUS.get(error.code, 409))
-
-
-def delete_bag(actor: User, raw_code: object, raw_reason: object) -> Correction:
-    """Delete a bag created by mistake: a parent only when empty, a child from wherever it
-    is (its parent's count follows). Its scan events stay, with the code and no bag."""
-    _require_supervisor(actor)
-    reason = clean_reason(raw_reason)
-    code = _normalise_or_error(raw_code)
-    for _attempt in range(3):
-        bag, parent_code = _bag_or_404(code)
-        parent = _lock_parent(parent_code if bag.kind == CHILD and parent_code else code)
-        bag, parent_code = _bag_or_404(code)  # re-read under the lock
-        if bag.kind == PARENT or (parent is not None and bag.parent_id == parent.id) or (
-                parent is None and bag.parent_id is None):
-            break
-    else:
-        raise _moved_meanwhile(code)
-    if bag.kind == PARENT and bag.child_count:
-        raise BagError("has_children", f"{code} still holds {bag.child_count} bags. Move or "
-                                       "unlink them first, then delete it.", 409)
-    before = snapshot(bag, parent_code)
-    in_parent = parent if bag.kind == CHILD else None
-    deleted = db.session.execute(
-        delete(Bag).where(Bag.id == bag.id,
-                          Bag.parent_id.is_not_distinct_from(bag.parent_id))
-        .execution_options(synchronize_session=False)).rowcount
-    if deleted != 1:  # a loose child linked by a scan a moment ago
-        raise _moved_meanwhile(code)
-    db.session.expunge(bag)
-    if in_parent is not None:
-        db.session.refresh(in_parent)
-    _record(actor, "delete", "deleted", code, parent=in_parent, reason=reason)
-    record_audit(actor, "bag.delete", "bag", code, before, {"deleted": True, "reason": reason})
-    return Correction("deleted", None, code, previous_parent=in_parent)
 
 
 # --- serialisation -----------------------------------------------------------------------

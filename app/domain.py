@@ -1,0 +1,37 @@
+"""The one domain error: every refusal (a scan, a correction, an account change, an import, a
+request body) is a DomainError with its contract code, a message that says what to do next,
+and its HTTP status. One handler (app/errors.py) turns it into the JSON error shape under
+/api and into a page elsewhere, so no view maps errors by hand.
+
+Plain Python: the rule book (app/rules/) raises these and knows no Flask."""
+
+from __future__ import annotations
+
+# The HTTP status of every refusal code, in one table (DESIGN.md sections 5, 6 and 8). A code
+# missing here is a 409 (a conflict with the state of things).
+STATUS = {
+    # the request itself
+    "invalid_json": 400, "unknown_field": 422, "invalid_input": 422, "invalid_station": 422,
+    "invalid_force": 422, "invalid_filter": 422, "invalid_cursor": 422, "reason_required": 422,
+    # codes and scans (section 5)
+    "invalid_code": 422, "invalid_scan_id": 422, "invalid_scanned_at": 422,
+    "parent_not_found": 404, "bag_not_found": 404,
+    "not_your_scan": 403, "forbidden": 403,
+    "database_busy": 503,
+    # imports
+    "import_not_found": 404, "upload_gone": 410,
+}
+
+
+class DomainError(Exception):
+    """A refused request. `details` become extra fields of the JSON error (never secrets)."""
+
+    def __init__(self, code: str, message: str, status: int | None = None, **details):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status if status is not None else STATUS.get(code, 409)
+        self.details = details
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"

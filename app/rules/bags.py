@@ -1,0 +1,329 @@
+"""The rule book: every change of a bag's state is decided here (DESIGN.md sections 3-5, 8.1).
+
+Each function takes the states of the bags involved (plain values read by the caller, under
+its locks) and answers what to do, or raises Refusal with the contract's code and a message
+in words a warehouse worker understands. Nothing here reads the database, knows Flask or
+writes: app/scanning/ applies the answers (locks, writes, events), for the station, the JSON
+API, the import job, the supervisor corrections and the offline replay alike, so every entry
+point gets the same answer. tests/scanning/test_rules.py is the table of cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain import DomainError
+from app.rules.codes import is_doubled_read, matches
+
+PARENT, CHILD = "parent", "child"
+OPEN, COMPLETE = "open", "complete"
+LINKED, UNLINKED = "linked", "unlinked"
+SUPERVISOR_ROLES = ("supervisor", "admin")
+# Results of events that put a child into a parent (a scan, or a supervisor's move).
+INTO_PARENT = ("linked", "moved_in")
+REASON_MIN, REASON_MAX = 3, 300
+
+# What the actions below answer: the service does exactly this.
+CREATE, OPEN_PARENT = "create", "open"
+LINK_NEW, LINK, ALREADY_LINKED, REPLAYED = "link_new", "link", "already_linked", "replayed"
+FINISH, REOPEN, UNLINK, MOVE, DELETE = "finish", "reopen", "unlink", "move", "delete"
+
+
+class Refusal(DomainError):
+    """A change the rules refuse."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRules:
+    """What codes look like (the configuration), and how to say it without a pattern."""
+
+    parent_pattern: str
+    child_pattern: str
+    capacity: int
+    parent_example: str = "SB00001"
+    child_example: str = "0016586"
+
+    def is_parent_code(self, code: str) -> bool:
+        return matches(self.parent_pattern, code)
+
+    def is_child_code(self, code: str) -> bool:
+        return matches(self.child_pattern, code) and not is_doubled_read(code)
+
+
+@dataclass(slots=True)
+class BagState:
+    """A bag as the rules need it. `parent` is a child's parent code; `capacity` and
+    `count` are a parent's."""
+
+    code: str
+    kind: str
+    status: str
+    parent: str | None = None
+    capacity: int | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: int
+    role: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in SUPERVISOR_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """The last event that put a child into its parent: who, how (a scan's `linked` or a
+    correction's `moved_in`), when, and its place in arrival order (the event id)."""
+
+    user_id: int | None
+    username: str | None
+    result: str
+    at: datetime | None
+    seq: int
+
+
+# --- codes ---------------------------------------------------------------------------------
+
+def _not_a_parent_code(code: str, rules: CodeRules) -> Refusal:
+    return Refusal("invalid_code", f"{code} is not a parent code. Parent codes look like "
+                                   f"{rules.parent_example}. Scan the parent's label.")
+
+
+def check_child_code(code: str, parent_code: str, rules: CodeRules) -> None:
+    """A code scanned into a parent must look like a child's label."""
+    if code == parent_code or rules.is_parent_code(code):
+        raise Refusal("code_is_parent", f"{code} is a parent code, not a child. To fill it, "
+                                        "scan it as the parent.")
+    if is_doubled_read(code):
+        raise Refusal("invalid_code", f"{code} was not accepted: the label was read twice. "
+                                      "Scan the child's label again.")
+    if not rules.is_child_code(code):
+        raise Refusal("invalid_code", f"{code} is not a child code. Child codes look like "
+                                      f"{rules.child_example}. Scan the child's label again.")
+
+
+# --- parents -------------------------------------------------------------------------------
+
+def parent_scan(code: str, existing: BagState | None, rules: CodeRules) -> str:
+    """A code scanned as a parent: CREATE a new parent, or OPEN_PARENT an existing one."""
+    if existing is not None:
+        if existing.kind == CHILD:
+            raise Refusal("code_is_child", f"{code} is a child bag, not a parent. Scan the "
+                                           "parent's label first.")
+        return OPEN_PARENT
+    if not rules.is_parent_code(code):
+        raise _not_a_parent_code(code, rules)
+    return CREATE
+
+
+def parent_for_child_scan(parent_code: str, parent: BagState | None, rules: CodeRules) -> None:
+    """The parent named by a child scan must exist and be a parent."""
+    if parent is None:
+        if not rules.is_parent_code(parent_code):
+            raise _not_a_parent_code(parent_code, rules)
+        raise Refusal("parent_not_found", f"There is no parent {parent_code}. Scan the "
+                                          "parent's label to start it.")
+    if parent.kind != PARENT:
+        raise Refusal("code_is_child", f"{parent_code} is a child bag, not a parent. Scan the "
+                                       "parent's label first.")
+
+
+def parent_takes_children(parent: BagState, scanned: str) -> None:
+    if parent.status == COMPLETE:
+        raise Refusal("parent_complete", f"{parent.code} is complete. Put {scanned} aside and "
+                                         "scan a new parent, or ask a supervisor to reopen it.")
+    if parent.count >= parent.capacity:
+        raise Refusal("parent_full", f"{parent.code} is full ({parent.count} / "
+                                     f"{parent.capacity}). Put {scanned} aside and scan a new "
+                                     "parent.")
+
+
+def takes_new_child(parent: BagState) -> bool:
+    """Whether a new label scanned into this (existing, locked) parent would be linked: the
+    hot path tries its one-statement insert only then."""
+    return parent.status == OPEN and parent.count < parent.capacity
+
+
+def completes(parent: BagState) -> bool:
+    """A parent that reached its capacity completes by itself."""
+    return parent.count >= parent.capacity and parent.status == OPEN
+
+
+# --- children ------------------------------------------------------------------------------
+
+def child_scan(parent_code: str, parent: BagState | None, code: str, child: BagState | None,
+               rules: CodeRules) -> str:
+    """A child scanned into a parent, in DESIGN section 5's order: LINK_NEW (a new label),
+    LINK (a loose bag), ALREADY_LINKED, or a refusal."""
+    parent_for_child_scan(parent_code, parent, rules)
+    check_child_code(code, parent_code, rules)
+    return link_child(parent, code, child)
+
+
+def link_child(parent: BagState, code: str, child: BagState | None) -> str:
+    """The part of a child scan that depends on the child's state (the codes are checked)."""
+    if child is not None:
+        if child.kind == PARENT:
+            raise Refusal("code_is_parent", f"{code} is a parent, not a child. To fill it, "
+                                            "scan it as the parent.")
+        if child.parent == parent.code:
+            return ALREADY_LINKED
+        if child.parent is not None:
+            raise Refusal("child_in_other_parent", f"{code} is already in {child.parent}. Put "
+                                                   "it aside and tell a supervisor.",
+                          other_parent=child.parent)
+    parent_takes_children(parent, code)
+    return LINK_NEW if child is None else LINK
+
+
+def replay(previous_parent: str | None, previous_code: str, parent_code: str,
+           code: str) -> str:
+    """A scan whose scan_id this user sent before: the same scan sent again is REPLAYED (it
+    changes nothing); the id reused for another parent or code is refused, never answered
+    'replayed', which would drop the new scan without a word."""
+    if previous_parent == parent_code and previous_code == code:
+        return REPLAYED
+    raise Refusal("scan_id_reused", f"This scan's id was already used for {previous_code} in "
+                                    f"{previous_parent or 'another parent'}; {code} was not "
+                                    "saved. Scan it again.",
+                  previous={"parent": previous_parent, "code": previous_code})
+
+
+# --- finishing and reopening -----------------------------------------------------------------
+
+def finish(parent: BagState, force: bool) -> str:
+    if parent.status == COMPLETE:
+        raise Refusal("parent_complete", f"{parent.code} is already complete.")
+    if parent.count < parent.capacity and not force:
+        raise Refusal("under_capacity", f"{parent.code} has {parent.count} of "
+                                        f"{parent.capacity} bags. Confirm to finish it short, "
+                                        "or scan the remaining bags.")
+    return FINISH
+
+
+def reopen(actor: Actor, parent: BagState) -> str:
+    if not actor.is_supervisor:
+        raise Refusal("forbidden", "Only a supervisor can reopen a parent. Ask one.")
+    if parent.status == OPEN:
+        raise Refusal("parent_open", f"{parent.code} is already open.")
+    return REOPEN
+
+
+# --- undo ----------------------------------------------------------------------------------
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M on %d %b") if moment else "earlier"
+
+
+def undo(actor: Actor, code: str, child: BagState | None, named_parent: str | None,
+         parent: BagState | None, last_link: LinkRecord | None) -> str:
+    """Take a named child out of its parent at the station. Staff may undo only their own
+    link that no later correction touched, in a parent that is still open; supervisors any."""
+    if child is None or child.kind != CHILD or child.parent is None:
+        raise Refusal("not_linked", f"{code} is not in any parent; there is nothing to undo.")
+    if named_parent is not None and named_parent != child.parent:
+        raise Refusal("child_in_other_parent", f"{code} is not in {named_parent}: it is in "
+                                               f"{child.parent}. Nothing was undone.",
+                      other_parent=child.parent)
+    if actor.is_supervisor:
+        return UNLINK
+    if parent is not None and parent.status != OPEN:
+        raise Refusal("parent_complete", f"{child.parent} is complete; only a supervisor can "
+                                         "take bags out of it.")
+    if last_link is not None and last_link.result != "linked":
+        raise Refusal("corrected", f"{code} was put into {child.parent} by "
+                                   f"{last_link.username or 'a supervisor'} at "
+                                   f"{_when(last_link.at)}, after your scan. Ask a supervisor "
+                                   "to take it out.",
+                      changed_by=last_link.username)
+    if last_link is None or last_link.user_id != actor.id:
+        raise Refusal("not_your_scan", f"{code} was scanned by someone else. Ask a supervisor "
+                                       "to take it out.")
+    return UNLINK
+
+
+def undo_last(actor: Actor, parent: BagState, links: dict[str, LinkRecord]) -> str:
+    """"Undo last" at the station: the last scan this user sent into this parent whose bag is
+    still there as that scan put it (`links`: each child in the parent, with the event that
+    put it in). Answers the child's code."""
+    if not actor.is_supervisor and parent.status != OPEN:
+        raise Refusal("parent_complete", f"{parent.code} is complete; only a supervisor can "
+                                         "take bags out of it.")
+    mine = [(record.seq, code) for code, record in links.items()
+            if record.user_id == actor.id and record.result == "linked"]
+    if not mine:
+        raise Refusal("nothing_to_undo", f"You have no scans in {parent.code} left to undo.")
+    return max(mine)[1]
+
+
+# --- supervisor corrections ----------------------------------------------------------------
+
+def clean_reason(raw: object) -> str:
+    reason = " ".join(raw.split()) if isinstance(raw, str) else ""
+    if len(reason) < REASON_MIN:
+        raise Refusal("reason_required", f"Say why you make this correction (at least "
+                                         f"{REASON_MIN} characters).", field="reason")
+    if len(reason) > REASON_MAX:
+        raise Refusal("reason_required", f"Keep the reason under {REASON_MAX} characters.",
+                      field="reason")
+    return reason
+
+
+def require_supervisor(actor: Actor) -> None:
+    if not actor.is_supervisor:
+        raise Refusal("forbidden", "Only a supervisor or an admin can correct bags. Ask one.")
+
+
+def _child_to_correct(code: str, bag: BagState | None) -> BagState:
+    if bag is None:
+        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
+    if bag.kind != CHILD:
+        raise Refusal("code_is_parent", f"{code} is a parent. Only child bags can be unlinked "
+                                        "or moved.")
+    return bag
+
+
+def unlink(code: str, child: BagState | None) -> str:
+    child = _child_to_correct(code, child)
+    if child.parent is None:
+        raise Refusal("not_linked", f"{code} is not in any parent; there is nothing to unlink.")
+    return UNLINK
+
+
+def move(code: str, child: BagState | None, target_code: str, target: BagState | None) -> str:
+    child = _child_to_correct(code, child)
+    if target is None or target.kind != PARENT:
+        raise Refusal("parent_not_found", f"There is no parent {target_code}. Check the "
+                                          "parent's code.")
+    if child.parent == target.code:
+        raise Refusal("already_linked", f"{code} is already in {target.code}.")
+    if target.status == COMPLETE:
+        raise Refusal("parent_complete", f"{target.code} is complete. Reopen it first, or "
+                                         "choose another parent.")
+    if target.count >= target.capacity:
+        raise Refusal("parent_full", f"{target.code} is full ({target.count} / "
+                                     f"{target.capacity}). Choose another parent.")
+    return MOVE
+
+
+def parent_to_correct(code: str, bag: BagState | None) -> BagState:
+    """A supervisor's complete or reopen names a parent."""
+    if bag is None:
+        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
+    if bag.kind != PARENT:
+        raise Refusal("code_is_child", f"{code} is a child bag; only a parent can be completed "
+                                       "or reopened.")
+    return bag
+
+
+def delete(code: str, bag: BagState | None) -> str:
+    if bag is None:
+        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
+    if bag.kind == PARENT and bag.count:
+        raise Refusal("has_children", f"{code} still holds {bag.count} bags. Move or unlink "
+                                      "them first, then delete it.")
+    return DELETE

@@ -1,0 +1,180 @@
+"""What the bag-change service reads and writes: bag states for the rule book, row locks, and
+scan events. Shared by the scans (services.py) and the supervisor corrections
+(corrections.py); nothing here decides anything (app/rules/bags.py does).
+
+Statements that run on every child scan are built once, at import, and executed on the
+session's connection (Core): the ORM's execution layers cost about a third of a scan's CPU."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.models import ACCEPTED, PARENT, Bag, ScanEvent, User
+from app.models.types import utcnow
+from app.rules import bags as rules
+
+MAX_REASON_LENGTH = 500
+# One alias for the whole process: a fresh alias per call would make SQLAlchemy build a new
+# cache key and compile the statement again on every scan.
+ParentBag = aliased(Bag, name="parent_bag")
+
+
+def code_rules() -> rules.CodeRules:
+    """The configured code rules, built once per app."""
+    cached = current_app.extensions.get("tracetrack.code_rules")
+    if cached is None:
+        config = current_app.config
+        cached = rules.CodeRules(
+            config["PARENT_CODE_PATTERN"], config["CHILD_CODE_PATTERN"],
+            config["DEFAULT_PARENT_CAPACITY"], config["PARENT_CODE_EXAMPLE"],
+            config["CHILD_CODE_EXAMPLE"])
+        current_app.extensions["tracetrack.code_rules"] = cached
+    return cached
+
+
+def actor(user: User) -> rules.Actor:
+    return rules.Actor(user.id, user.role)
+
+
+def state_of(bag: Bag | None, parent_code: str | None = None) -> rules.BagState | None:
+    if bag is None:
+        return None
+    return rules.BagState(bag.code, bag.kind, bag.status, parent_code, bag.capacity,
+                          bag.child_count)
+
+
+def sql():
+    """The session's connection: Core statements on it stay in the session's transaction."""
+    return db.session.connection()
+
+
+# --- reading and locking -------------------------------------------------------------------
+
+def bag_with_parent_code(code: str) -> tuple[Bag | None, str | None]:
+    """The bag (ORM, fresh from the database) and its parent's code."""
+    stmt = (select(Bag, ParentBag.code).outerjoin(ParentBag, Bag.parent_id == ParentBag.id)
+            .where(Bag.code == code).execution_options(populate_existing=True))
+    row = db.session.execute(stmt).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def lock_parent(code: str | None) -> Bag | None:
+    """SELECT ... FOR UPDATE of a parent (ORM): every change of a parent's children holds it."""
+    if code is None:
+        return None
+    stmt = (select(Bag).where(Bag.code == code, Bag.kind == PARENT)
+            .with_for_update().execution_options(populate_existing=True))
+    return db.session.scalar(stmt)
+
+
+def lock_in_order(bags: list[Bag | None]) -> None:
+    """Lock several parents always in id order: two moves that cross (A to B and B to A)
+    queue behind each other instead of deadlocking."""
+    for parent_id in sorted({bag.id for bag in bags if bag is not None}):
+        db.session.scalar(select(Bag).where(Bag.id == parent_id).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
+_LOCK_PARENT_ROW = (select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count)
+                    .where(Bag.code == bindparam("code"), Bag.kind == PARENT).with_for_update())
+
+
+class ParentRow(rules.BagState):
+    """A locked parent as a plain row (the hot path): its state plus its id."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, bag_id: int, code: str, status: str, capacity: int, count: int):
+        super().__init__(code, PARENT, status, None, capacity, count)
+        self.id = bag_id
+
+
+def lock_parent_row(code: str) -> ParentRow | None:
+    row = sql().execute(_LOCK_PARENT_ROW, {"code": code}).first()
+    return ParentRow(*row) if row else None
+
+
+class ChildRow(rules.BagState):
+    """A bag read by a child scan, as a plain row: its state plus its id and times."""
+
+    __slots__ = ("id", "parent_id", "created_at", "linked_at")
+
+    def __init__(self, bag_id: int, code: str, kind: str, status: str, parent_id: int | None,
+                 parent_code: str | None, created_at: datetime | None = None,
+                 linked_at: datetime | None = None):
+        super().__init__(code, kind, status, parent_code)
+        self.id = bag_id
+        self.parent_id = parent_id
+        self.created_at = created_at
+        self.linked_at = linked_at
+
+
+_CHILD_ROW = (select(Bag.id, Bag.code, Bag.kind, Bag.status, Bag.parent_id, ParentBag.code,
+                     Bag.created_at, Bag.linked_at)
+              .outerjoin(ParentBag, Bag.parent_id == ParentBag.id)
+              .where(Bag.code == bindparam("code")))
+
+
+def child_row(code: str) -> ChildRow | None:
+    row = sql().execute(_CHILD_ROW, {"code": code}).first()
+    return ChildRow(*row) if row else None
+
+
+def children_codes(parent_id: int) -> list[str]:
+    """The parent's children, newest first."""
+    stmt = (select(Bag.code).where(Bag.parent_id == parent_id)
+            .order_by(Bag.linked_at.desc(), Bag.id.desc()))
+    return list(db.session.scalars(stmt))
+
+
+def last_links(parent_id: int, child_ids: list[int] | None = None) -> dict[str, rules.LinkRecord]:
+    """For each child now in the parent (or those of `child_ids`), the last accepted event
+    that put it there: a scan's link or a supervisor's move."""
+    children = select(Bag.id).where(Bag.parent_id == parent_id)
+    if child_ids is not None:
+        children = children.where(Bag.id.in_(child_ids))
+    rows = db.session.execute(
+        select(ScanEvent.id, ScanEvent.bag_id, ScanEvent.user_id, User.username,
+               ScanEvent.result, ScanEvent.created_at, Bag.code)
+        .join(Bag, Bag.id == ScanEvent.bag_id)
+        .outerjoin(User, User.id == ScanEvent.user_id)
+        .where(ScanEvent.bag_id.in_(children), ScanEvent.parent_id == parent_id,
+               ScanEvent.outcome == ACCEPTED, ScanEvent.result.in_(rules.INTO_PARENT))
+        .order_by(ScanEvent.id)).all()
+    links: dict[str, rules.LinkRecord] = {}
+    for event_id, _bag_id, user_id, username, result, at, code in rows:
+        links[code] = rules.LinkRecord(user_id, username, result, at, event_id)
+    return links
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def insert_bag_unless_taken(values: dict | None = None):
+    """INSERT ... ON CONFLICT (code) DO NOTHING: two stations creating the same bag at the
+    same moment get one row; the loser's RETURNING is empty and it reads the winner's row."""
+    dialect = db.session.get_bind().dialect.name
+    insert_bag = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_bag(Bag)
+    if values is not None:
+        stmt = stmt.values(**values)
+    return stmt.on_conflict_do_nothing(index_elements=["code"])
+
+
+def record(user: User, action: str, result: str, code: str, *, outcome: str = ACCEPTED,
+           bag_id: int | None = None, parent_id: int | None = None,
+           parent_code: str | None = None, reason: str | None = None,
+           scan_id: str | None = None, station: str | None = None,
+           scanned_at: datetime | None = None) -> None:
+    """Append a scan event (Core, in the session's transaction). The parent's code is kept
+    with it, so the history names the parent even after the parent is deleted."""
+    sql().execute(insert(ScanEvent).values(
+        created_at=utcnow(), user_id=user.id, action=action, outcome=outcome, result=result,
+        code=code[:64], bag_id=bag_id, parent_id=parent_id, parent_code=parent_code,
+        reason=reason[:MAX_REASON_LENGTH] if reason else None, scan_id=scan_id,
+        station=station, client_scanned_at=scanned_at))
