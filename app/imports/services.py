@@ -60,7 +60,8 @@ from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTE
 from app.models.imports import Import, ImportReportPart
 from app.models.job import FAILED, QUEUED, RUNNING, SUCCEEDED
 from app.models.types import utcnow
-from app.rules.codes import CodeError, is_doubled_read, matches, printable
+from app.rules import bags as rules
+from app.rules.codes import CodeError, printable
 
 log = logging.getLogger("tracetrack.imports")
 # Core tables: executemany over the table compiles once; the ORM bulk path would not.
@@ -286,17 +287,18 @@ def report_chunks(job_id: int) -> Iterator[str]:
 
 # --- the job -------------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class BagState:
-    """What a code is (or, in a dry run, would be) while a chunk is decided."""
+class BagState(rules.BagState):
+    """What a code is (or, in a dry run, would be) while a chunk is decided: the rule book's
+    state plus the row id and whether this chunk created the parent and has not reported it."""
 
-    id: int | None
-    kind: str
-    status: str
-    parent: str | None = None      # a child's parent code
-    capacity: int | None = None
-    count: int | None = None
-    new: bool = False              # a parent created by this chunk and not yet reported
+    __slots__ = ("id", "new")
+
+    def __init__(self, bag_id: int | None, code: str, kind: str, status: str,
+                 parent: str | None = None, capacity: int | None = None,
+                 count: int | None = None, new: bool = False):
+        super().__init__(code, kind, status, parent, capacity, count)
+        self.id = bag_id
+        self.new = new
 
 
 @dataclass
@@ -338,7 +340,7 @@ class DryRunMemory:
                 f"SELECT * FROM codes WHERE code IN ({', '.join('?' * len(piece))})",  # noqa: S608
                 piece)  # only ? placeholders are joined into the text
             for code, bag_id, kind, status, parent, capacity, count, new in rows:
-                found[code] = BagState(bag_id, kind, status, parent, capacity, count, bool(new))
+                found[code] = BagState(bag_id, code, kind, status, parent, capacity, count, bool(new))
         return found
 
     def remember(self, states: dict[str, BagState]) -> None:
@@ -394,9 +396,9 @@ class ImportRun:
         self.dry_run = dry_run
         self.station = f"import:{context.job_id}"
         config = current_app.config
-        self.parent_pattern = config["PARENT_CODE_PATTERN"]
-        self.child_pattern = config["CHILD_CODE_PATTERN"]
-        self.capacity = config["DEFAULT_PARENT_CAPACITY"]
+        self.code_rules = rules.CodeRules.from_config(config)
+        self.parent_pattern = self.code_rules.parent_pattern  # for telling units apart
+        self.capacity = self.code_rules.capacity
         self.postgres = db.session.get_bind().dialect.name == "postgresql"
         # PostgreSQL takes a whole chunk as one array parameter; SQLite's IN lists and
         # executemany batches stay well under its bind-parameter limit.
@@ -507,15 +509,15 @@ class ImportRun:
             elif code in states:
                 touched[code] = states[code]
                 touched[code].new = code in created
-            elif self.dry_run and code in parents and matches(self.parent_pattern, code):
+            elif self.dry_run and code in parents and self.code_rules.is_parent_code(code):
                 # The first row that names it would create it.
-                touched[code] = BagState(None, PARENT, OPEN, capacity=self.capacity, count=0,
+                touched[code] = BagState(None, code, PARENT, OPEN, capacity=self.capacity, count=0,
                                          new=True)
 
         for op, code, parent, error in prepared:
             work.counts["rows"] += 1
             if error is not None:
-                self._reject(work, op, code, None, touched, *error)
+                self._reject(work, op, code, None, touched, error)
             elif op.kind == PARENT:
                 self._decide_parent(work, op, code, touched)
             else:
@@ -555,7 +557,7 @@ class ImportRun:
                 select(Bag.code).where(self._code_in(Bag.code, piece))
                 .order_by(Bag.id).with_for_update()))
         missing = [code for code in parents
-                   if code not in existing and matches(self.parent_pattern, code)]
+                   if code not in existing and self.code_rules.is_parent_code(code)]
         created: set[str] = set()
         now = utcnow()
         for piece in _slices(missing):
@@ -584,20 +586,19 @@ class ImportRun:
                 .outerjoin(parent, Bag.parent_id == parent.id)
                 .where(self._code_in(Bag.code, piece))).all()
             for bag_id, code, kind, status, capacity, count, parent_code in rows:
-                states[code] = BagState(bag_id, kind, status, parent_code, capacity, count)
+                states[code] = BagState(bag_id, code, kind, status, parent_code, capacity, count)
         return states
 
-    # -- the rules (scan_parent / scan_child, DESIGN.md section 5) --------------------------
+    # -- the rules: the rule book's, row by row, as a station would scan them --------------
     def _decide_parent(self, work: ChunkWork, op: Op, code: str, states) -> None:
         state = states.get(code)
-        if state is None:
-            self._reject(work, op, code, None, states, "invalid_code",
-                         f"{code} is not a parent code. Parent codes look like SB00001 "
-                         f"(pattern {self.parent_pattern}).")
-        elif state.kind == CHILD:
-            self._reject(work, op, code, None, states, "code_is_child",
-                         f"{code} is a child bag, not a parent.")
-        elif state.new:
+        try:
+            decision = rules.parent_scan(code, None if state is None or state.new else state,
+                                         self.code_rules)
+        except rules.Refusal as refusal:
+            self._reject(work, op, code, None, states, refusal)
+            return
+        if decision == rules.CREATE:
             self._announce(work, code, state)
             work.lines.append((op.row, code, "parent_created",
                                f"new parent, capacity {state.capacity}"))
@@ -617,56 +618,32 @@ class ImportRun:
     def _decide_child(self, work: ChunkWork, op: Op, code: str, parent_code: str,
                       states) -> None:
         parent = states.get(parent_code)
-        if parent is None or parent.kind != PARENT:
-            if parent is not None:
-                self._reject(work, op, code, None, states, "code_is_child",
-                             f"Its parent {parent_code} is a child bag, not a parent.")
-            elif matches(self.parent_pattern, parent_code):
-                self._reject(work, op, code, None, states, "parent_not_found",
-                             f"There is no parent {parent_code}.")
-            else:
-                self._reject(work, op, code, None, states, "invalid_code",
-                             f"{parent_code} is not a parent code (pattern "
-                             f"{self.parent_pattern}).")
+        child = states.get(code)
+        try:
+            rules.parent_for_child_scan(parent_code, parent, self.code_rules)
+        except rules.Refusal as refusal:
+            self._reject(work, op, code, None, states, refusal)
             return
         if parent.new:
             self._announce(work, parent_code, parent)
-        if code == parent_code or matches(self.parent_pattern, code):
-            self._reject(work, op, code, parent_code, states, "code_is_parent",
-                         f"{code} is a parent code, not a child.")
+        try:
+            rules.check_child_code(code, parent_code, self.code_rules)
+        except rules.Refusal as refusal:
+            self._reject(work, op, code, parent_code, states, refusal)
             return
-        if is_doubled_read(code) or not matches(self.child_pattern, code):
-            reason = ("it looks like the label was read twice" if is_doubled_read(code)
-                      else f"child codes must match {self.child_pattern}")
-            self._reject(work, op, code, parent_code, states, "invalid_code",
-                         f"{code} was not accepted: {reason}.")
+        try:
+            decision = rules.link_child(parent, code, child)
+        except rules.Refusal as refusal:
+            self._reject(work, op, code, parent_code, states, refusal,
+                         bag=code if child is not None else None)
             return
-        child = states.get(code)
-        if child is not None:
-            if child.kind == PARENT:
-                self._reject(work, op, code, parent_code, states, "code_is_parent",
-                             f"{code} is a parent code, not a child.", bag=code)
-                return
-            if child.parent == parent_code:
-                work.counts["already_linked"] += 1
-                work.lines.append((op.row, code, "already_linked", f"already in {parent_code}"))
-                return
-            if child.parent is not None:
-                self._reject(work, op, code, parent_code, states, "child_in_other_parent",
-                             f"{code} is already in {child.parent}.", bag=code)
-                return
-        if parent.status == COMPLETE:
-            self._reject(work, op, code, parent_code, states, "parent_complete",
-                         f"{parent_code} is complete.", bag=code if child else None)
-            return
-        if parent.count >= parent.capacity:
-            self._reject(work, op, code, parent_code, states, "parent_full",
-                         f"{parent_code} is full ({parent.count} / {parent.capacity}).",
-                         bag=code if child else None)
+        if decision == rules.ALREADY_LINKED:
+            work.counts["already_linked"] += 1
+            work.lines.append((op.row, code, "already_linked", f"already in {parent_code}"))
             return
 
-        if child is None:
-            states[code] = BagState(None, CHILD, LINKED, parent_code)
+        if decision == rules.LINK_NEW:
+            states[code] = BagState(None, code, CHILD, LINKED, parent_code)
             work.new_children.append((code, parent_code))
             work.counts["children_created"] += 1
         else:
@@ -677,7 +654,7 @@ class ImportRun:
         work.events.append(self._event("child_scan", "linked", code, bag=code,
                                        parent=parent_code))
         reason = f"into {parent_code} ({parent.count} / {parent.capacity})"
-        if parent.count >= parent.capacity:
+        if rules.completes(parent):
             parent.status = COMPLETE
             work.completed.append(parent_code)
             work.counts["parents_completed"] += 1
@@ -687,7 +664,9 @@ class ImportRun:
         work.lines.append((op.row, code, "linked", reason))
 
     def _reject(self, work: ChunkWork, op: Op, code: str, parent_code: str | None, states,
-                result: str, message: str, *, bag: str | None = None) -> None:
+                refusal: rules.Refusal | tuple[str, str], *, bag: str | None = None) -> None:
+        result, message = ((refusal.code, refusal.message)
+                           if isinstance(refusal, rules.Refusal) else refusal)
         work.counts["rejected"] += 1
         work.lines.append((op.row, code, "rejected", f"{result}: {message}"))
         if len(work.errors) < FIRST_ERRORS:
@@ -738,6 +717,7 @@ class ImportRun:
                  "result": event["result"], "code": event["code"],
                  "bag_id": ids.get(event["bag"]) if event["bag"] else None,
                  "parent_id": ids.get(event["parent"]) if event["parent"] else None,
+                 "parent_code": event["parent"],
                  "reason": event["reason"], "station": self.station}
                 for event in work.events]
         if rows:
@@ -773,19 +753,19 @@ class ImportRun:
         if self.postgres:  # the whole chunk in one statement, its columns as arrays
             db.session.execute(text(
                 "INSERT INTO scan_events (created_at, user_id, action, outcome, result, code,"
-                " bag_id, parent_id, reason, station)"
+                " bag_id, parent_id, parent_code, reason, station)"
                 " SELECT created_at, :user_id, action, outcome, result, code, bag_id,"
-                "  parent_id, reason, :station"
+                "  parent_id, parent_code, reason, :station"
                 " FROM unnest(CAST(:created_at AS timestamptz[]), CAST(:action AS text[]),"
                 "  CAST(:outcome AS text[]), CAST(:result AS text[]), CAST(:code AS text[]),"
                 "  CAST(:bag_id AS integer[]), CAST(:parent_id AS integer[]),"
-                "  CAST(:reason AS text[]))"
+                "  CAST(:parent_code AS text[]), CAST(:reason AS text[]))"
                 " AS rows (created_at, action, outcome, result, code, bag_id, parent_id,"
-                "  reason)"),
+                "  parent_code, reason)"),
                 {"user_id": self.user_id, "station": self.station,
                  **{name: [row[name] for row in rows]
                     for name in ("created_at", "action", "outcome", "result", "code",
-                                 "bag_id", "parent_id", "reason")}})
+                                 "bag_id", "parent_id", "parent_code", "reason")}})
             return
         # RETURNING makes SQLAlchemy send multi-row INSERTs (insertmanyvalues) instead of
         # one statement per event.

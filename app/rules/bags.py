@@ -44,6 +44,12 @@ class CodeRules:
     parent_example: str = "SB00001"
     child_example: str = "0016586"
 
+    @classmethod
+    def from_config(cls, config) -> CodeRules:
+        return cls(config["PARENT_CODE_PATTERN"], config["CHILD_CODE_PATTERN"],
+                   config["DEFAULT_PARENT_CAPACITY"], config["PARENT_CODE_EXAMPLE"],
+                   config["CHILD_CODE_EXAMPLE"])
+
     def is_parent_code(self, code: str) -> bool:
         return matches(self.parent_pattern, code)
 

@@ -29,11 +29,7 @@ def code_rules() -> rules.CodeRules:
     """The configured code rules, built once per app."""
     cached = current_app.extensions.get("tracetrack.code_rules")
     if cached is None:
-        config = current_app.config
-        cached = rules.CodeRules(
-            config["PARENT_CODE_PATTERN"], config["CHILD_CODE_PATTERN"],
-            config["DEFAULT_PARENT_CAPACITY"], config["PARENT_CODE_EXAMPLE"],
-            config["CHILD_CODE_EXAMPLE"])
+        cached = rules.CodeRules.from_config(current_app.config)
         current_app.extensions["tracetrack.code_rules"] = cached
     return cached
 

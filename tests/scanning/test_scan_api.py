@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.scanning.invariants import broken_invariants
+from tests.scanning.support import (child_scan, complete, fill, ok, parent_scan, reopen,
+                                    undo)
 
 PARENT_PATTERN = r"^(SB\d{5}|M444-\d{5})$"
 CHILD_PATTERN = r"^[A-Z0-9]{4,20}$"
@@ -146,38 +148,6 @@ def boss(app, login_as, supervisor):
     test_client = app.test_client()
     login_as(supervisor, test_client=test_client)
     return test_client
-
-
-def parent_scan(client, code):
-    return client.post("/api/v1/scans/parent", json={"code": code})
-
-
-def child_scan(client, parent, code, **extra):
-    return client.post("/api/v1/scans/child", json={"parent": parent, "code": code, **extra})
-
-
-def undo(client, **body):
-    return client.post("/api/v1/scans/undo", json=body)
-
-
-def complete(client, code, **body):
-    return client.post(f"/api/v1/parents/{code}/complete", json=body)
-
-
-def reopen(client, code):
-    return client.post(f"/api/v1/parents/{code}/reopen", json={})
-
-
-def ok(response, status: int, result: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, (response.status_code, body)
-    assert body["result"] == result, body
-    return body
-
-
-def fill(client, parent, codes):
-    for code in codes:
-        ok(child_scan(client, parent, code), 201, "linked")
 
 
 # --- parent scans ---------------------------------------------------------------------------

@@ -209,8 +209,11 @@ def test_same_child_into_the_same_parent_twice_at_once(pool, stations, setup_sta
             (200, "already_linked"), (201, "linked")], (rep, results)
         assert bag(parent)["child_count"] == 1
         assert bag(child)["parent"] == parent
+        # One link; the other scan is recorded as what it was (issue 27).
         assert scalar("SELECT count(*) FROM scan_events WHERE code = :code"
-                      " AND outcome = 'accepted'", code=child) == 1
+                      " AND outcome = 'accepted' AND result = 'linked'", code=child) == 1
+        assert scalar("SELECT count(*) FROM scan_events WHERE code = :code"
+                      " AND outcome = 'accepted' AND result = 'already_linked'", code=child) == 1
         invariants()
 
 
