@@ -171,7 +171,7 @@ def imports_purge_command(hours: int | None):
     running stay. The job runners do this every few minutes by themselves."""
     from datetime import timedelta
 
-    from app.imports.services import purge_uploads
+    from app.imports.upload import purge_uploads
 
     result = purge_uploads(keep=timedelta(hours=hours) if hours else None)
     click.echo(f"Removed the files of {result.uploads} upload"

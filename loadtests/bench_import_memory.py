@@ -126,7 +126,7 @@ def store(path: Path, database_url: str) -> int:
     with app.app_context():
         from app.auth.services import create_user
         from app.extensions import db
-        from app.imports.services import store_upload
+        from app.imports.upload import store_upload
 
         upgrade()
         user = create_user("bench-boss", "supervisor", PASSWORD)

@@ -107,7 +107,7 @@ def build_world(make_user, app) -> World:
     (target) and an inactive one (sleeper); parents SB00001 (one child, 0016586, scanned by
     the-staff), SB00002 (open, empty), SB00003 (complete); a loose child 0055555; a
     verify-bags job and a checked import, both by the-supervisor."""
-    from app.imports import services as imports
+    from app.imports import upload as imports
 
     users = {role: make_user(f"the-{role}", role) for role in ("staff", "supervisor", "admin")}
     make_user("target", "staff")

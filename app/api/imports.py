@@ -5,7 +5,7 @@ from app.api.helpers import json_response
 from app.auth.decorators import role_required
 from app.errors import error_response
 from app.extensions import db
-from app.imports import services
+from app.imports import upload
 from app.models import Job
 from app.models.imports import Import
 
@@ -25,13 +25,13 @@ def show_import(import_id: int):
     record = db.session.get(Import, import_id)
     if record is None:
         return error_response(404, "import_not_found", "There is no such import.")
-    upload = services.upload_state(record)
+    kept = upload.upload_state(record)
     return json_response({
         "id": record.id, "file": record.filename, "size": record.size,
         "sha256": record.sha256, "file_type": record.file_type, "layout": record.layout,
         "created_at": _iso(record.created_at),
-        "upload": {"kept": upload["kept"], "kept_until": _iso(upload["kept_until"]),
-                   "removed_at": _iso(upload["removed_at"]), "message": upload["message"]},
+        "upload": {"kept": kept["kept"], "kept_until": _iso(kept["kept_until"]),
+                   "removed_at": _iso(kept["removed_at"]), "message": kept["message"]},
         "check_job": _job(record.check_job_id), "import_job": _job(record.import_job_id),
         "check_result": record.check_result, "import_result": record.import_result,
     })

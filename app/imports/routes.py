@@ -11,10 +11,11 @@ import async_handler
 from app.auth.decorators import role_required
 from app.errors import error_response
 from app.extensions import db
-from app.imports import services
+from app.imports import jobs, report  # noqa: F401  (jobs registers the import job)
+from app.imports import upload as uploads
 from app.imports.forms import ConfirmForm, UploadForm
 from app.imports.parsing import FileRefused
-from app.imports.services import ImportRefused
+from app.imports.upload import ImportRefused
 from app.models import Job, User
 from app.models.imports import Import
 from app.models.job import SUCCEEDED
@@ -25,7 +26,7 @@ REPORT_RUNS = {"check": "dry-run", "import": "report"}
 
 
 def _index(form: UploadForm, status: int = 200):
-    return render_template("imports/index.html", form=form, imports=services.recent_imports(),
+    return render_template("imports/index.html", form=form, imports=uploads.recent_imports(),
                            max_mib=f"{current_app.config['MAX_CONTENT_LENGTH'] / 2**20:g}"), status
 
 
@@ -52,7 +53,7 @@ def upload_import():
         return _index(form, 422)
     upload = form.file.data
     try:
-        record = services.store_upload(current_user, upload.filename, upload.read())
+        record = uploads.store_upload(current_user, upload.filename, upload.read())
     except FileRefused as exc:
         db.session.rollback()
         form.file.errors.append(exc.message)
@@ -75,8 +76,8 @@ def show_import(import_id: int):
     uploader = db.session.get(User, record.created_by_id) if record.created_by_id else None
     return render_template(
         "imports/show.html", record=record, check_job=check_job, import_job=import_job,
-        uploader=uploader, before=services.earlier_import(record), form=ConfirmForm(),
-        upload=services.upload_state(record),
+        uploader=uploader, before=uploads.earlier_import(record), form=ConfirmForm(),
+        upload=uploads.upload_state(record),
         can_confirm=record.check_result is not None and record.content_purged_at is None
         and (import_job is None or import_job.status == "failed"))
 
@@ -85,7 +86,7 @@ def show_import(import_id: int):
 @role_required("supervisor")
 def confirm_import(import_id: int):
     try:
-        job = services.confirm_import(current_user, import_id)
+        job = uploads.confirm_import(current_user, import_id)
     except ImportRefused as exc:
         db.session.rollback()
         if exc.status == 404:
@@ -111,7 +112,7 @@ def download_report(import_id: int, run: str):
                               "This report is ready once its job has finished. Wait for it on "
                               "the import's page.")
     name = f"import-{record.id}-{REPORT_RUNS[run]}.csv"
-    return Response(stream_with_context(services.report_chunks(job.id)), mimetype="text/csv",
+    return Response(stream_with_context(report.report_chunks(job.id)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

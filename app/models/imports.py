@@ -19,7 +19,7 @@ class Import(db.Model):
 
     The file's bytes live here, in the database, so that whichever worker or host claims
     the job can read them (app hosts share nothing else). They are kept only while a job may
-    still read them (app/imports/services.py, purge_uploads): emptied when the import
+    still read them (app/imports/upload.py, purge_uploads): emptied when the import
     succeeds, or IMPORT_UPLOAD_RETENTION_HOURS after the upload when it was never imported,
     and never while its dry run or import is queued or running. What describes the file
     (name, size, SHA-256, layout), the summaries and the per-row reports stay."""

@@ -22,7 +22,8 @@ from tests.scanning.test_scan_api import check_invariants
 
 import async_handler
 from app.extensions import db
-from app.imports import services
+from app.imports import jobs as import_jobs
+from app.imports import upload as import_upload
 from app.imports import parsing, xlsx_reader
 from app.models import AuditEvent, Bag, Import, ImportReportPart, Job, ScanEvent
 from app.models.types import utcnow
@@ -96,7 +97,7 @@ def run_jobs(app) -> int:
 def worker_dies_in_the_second_chunk(app, monkeypatch) -> None:
     """Run the next job in a worker that is killed while it stores its second chunk: the
     first chunk's transaction committed, the second's never does."""
-    stored = services.ImportRun._store_part
+    stored = import_jobs.ImportRun._store_part
     calls = {"n": 0}
 
     def dies_in_the_second_chunk(self, units, work):
@@ -105,7 +106,7 @@ def worker_dies_in_the_second_chunk(app, monkeypatch) -> None:
             raise SystemExit("the worker was killed")
         return stored(self, units, work)
 
-    monkeypatch.setattr(services.ImportRun, "_store_part", dies_in_the_second_chunk)
+    monkeypatch.setattr(import_jobs.ImportRun, "_store_part", dies_in_the_second_chunk)
     db.session.commit()
     with pytest.raises(SystemExit):
         async_handler.JobRunner(app).run_once()
@@ -789,7 +790,7 @@ def test_an_import_taken_up_again_after_a_crash_resumes_and_reports_exactly(
         app, client, boss, monkeypatch):
     """The worker dies after the first chunk was committed: the job is queued again (as
     recover_stale_jobs does) and the next attempt does the rest, with no row done twice."""
-    monkeypatch.setattr(services, "CHUNK_ROWS", 2)  # every batch a transaction of its own
+    monkeypatch.setattr(import_jobs, "CHUNK_ROWS", 2)  # every batch a transaction of its own
     sheet = supplier_rows(("SB00201", ["0030001", "0030002"]), ("SB00202", ["0030003"]),
                           ("SB00203", ["0030004", "0030005"]))
     record = checked(app, client, xlsx(sheet))
@@ -822,7 +823,7 @@ def test_an_import_taken_up_again_after_a_crash_resumes_and_reports_exactly(
 
 
 def test_a_dry_run_taken_up_again_starts_over(app, client, boss, monkeypatch):
-    monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(import_jobs, "CHUNK_ROWS", 2)
     upload(client, xlsx(CLEAN_SHEET))
     record = latest_import()
     worker_dies_in_the_second_chunk(app, monkeypatch)
@@ -960,7 +961,7 @@ def test_the_purge_spares_files_a_job_will_read_and_takes_failed_ones(app, clien
     for record in (failed_import, confirmed, queued_check):
         age(record, 48)
 
-    result = services.purge_uploads()
+    result = import_upload.purge_uploads()
     assert (result.uploads, result.bytes) == (1, failed_import.size)
     kept = {record.filename: stored_bytes(record) > 0
             for record in db.session.scalars(select(Import)).all()}
@@ -978,14 +979,14 @@ def test_the_purge_spares_files_a_job_will_read_and_takes_failed_ones(app, clien
     # The old upload's dry run succeeded: the runner's next look for work removed its file.
     assert job(queued_check.check_job_id).status == "succeeded"
     assert queued_check.check_result["counts"]["rows"] == 8 and stored_bytes(queued_check) == 0
-    assert services.purge_uploads().uploads == 0
+    assert import_upload.purge_uploads().uploads == 0
 
 
 def test_a_purge_that_fails_does_not_stop_the_runner(app, client, boss, monkeypatch, caplog):
     def broken():
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "purge_uploads", broken)
+    monkeypatch.setattr(import_upload, "purge_uploads", broken)
     assert upload(client, xlsx(CLEAN_SHEET)).status_code == 302
     assert runner_looks_for_work(app) is True  # the dry run ran all the same
     assert job(latest_import().check_job_id).status == "succeeded"
@@ -1048,7 +1049,7 @@ def test_a_confirmation_racing_the_purge_keeps_the_file_of_the_import_it_queues(
     def confirm_slowly():
         with app.app_context():
             try:
-                services.confirm_import(db.session.get(User, boss.id), record.id)
+                import_upload.confirm_import(db.session.get(User, boss.id), record.id)
                 db.session.flush()
                 locked.set()
                 time.sleep(0.6)
@@ -1063,7 +1064,7 @@ def test_a_confirmation_racing_the_purge_keeps_the_file_of_the_import_it_queues(
     thread.start()
     assert locked.wait(10)
     started = time.monotonic()
-    result = services.purge_uploads()
+    result = import_upload.purge_uploads()
     waited = time.monotonic() - started
     thread.join(10)
     assert errors == []
@@ -1087,7 +1088,7 @@ def test_a_purge_racing_a_confirmation_refuses_it_and_queues_nothing(
     record = checked(app, client, xlsx(CLEAN_SHEET))
     age(record, 48)
     purging, errors = threading.Event(), []
-    purge_one = services._purge_upload
+    purge_one = import_upload._purge_upload
 
     def purge_slowly(import_id, cutoff, now):
         size = purge_one(import_id, cutoff, now)
@@ -1096,12 +1097,12 @@ def test_a_purge_racing_a_confirmation_refuses_it_and_queues_nothing(
         time.sleep(0.6)
         return size
 
-    monkeypatch.setattr(services, "_purge_upload", purge_slowly)
+    monkeypatch.setattr(import_upload, "_purge_upload", purge_slowly)
 
     def purge():
         with app.app_context():
             try:
-                assert services.purge_uploads().uploads == 1
+                assert import_upload.purge_uploads().uploads == 1
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
                 purging.set()
@@ -1134,7 +1135,7 @@ def test_a_scan_that_races_the_import_is_seen_and_the_chunk_done_again(
     again, and the row is refused as child_in_other_parent. One parent per child holds."""
     record = checked(app, client, xlsx(supplier_rows(("SB00301", ["0040001", "0040002"]))))
     client.post(f"/imports/{record.id}/confirm")
-    loader = services.ImportRun._load_states
+    loader = import_jobs.ImportRun._load_states
     raced = {"done": False, "loads": 0}
 
     def station_scans_meanwhile():
@@ -1154,7 +1155,7 @@ def test_a_scan_that_races_the_import_is_seen_and_the_chunk_done_again(
             thread.join(30)
         return states
 
-    monkeypatch.setattr(services.ImportRun, "_load_states", load_then_race)
+    monkeypatch.setattr(import_jobs.ImportRun, "_load_states", load_then_race)
     run_jobs(app)
     record = latest_import()
     assert job(record.import_job_id).status == "succeeded"

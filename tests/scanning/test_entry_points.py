@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 import async_handler
 from app.extensions import db
-from app.imports import services as imports
+from app.imports import report as imports
 from app.models import Import, ScanEvent
 from app.rules.codes import normalise_code
 from app.scanning import services as scanning

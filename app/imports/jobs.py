@@ -30,276 +30,46 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import logging
-import sqlite3
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import IO
 
 from flask import current_app
-from sqlalchemy import (LargeBinary, String, any_, bindparam, delete, func, or_, select, text,
-                        update)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (String, any_, bindparam, delete, func, select, text)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 
 import async_handler
+from app.imports.report import COUNT_KEYS, FIRST_ERRORS, report_cell, summary_message
+from app.imports.scratch import BagState, DryRunMemory, slices, spooled_content
+from app.imports.upload import JOB_KIND, earlier_import, upload_gone_message
+from app.imports.writes import BAGS, ChunkWriter, LostRace, insert_ignoring_conflict
+from app.unit_of_work import is_busy
 from app.audit.services import record_audit
 from app.extensions import db
 from app.imports import parsing
 from app.imports.parsing import FileRefused, Op, Unit, normalise
-from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, Bag, Job,
-                        ScanEvent, User)
+from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, Bag, User)
 from app.models.imports import Import, ImportReportPart
-from app.models.job import FAILED, QUEUED, RUNNING, SUCCEEDED
 from app.models.types import utcnow
 from app.rules import bags as rules
 from app.rules.codes import CodeError, printable
 
-log = logging.getLogger("tracetrack.imports")
-# Core tables: executemany over the table compiles once; the ORM bulk path would not.
-BAGS = Bag.__table__
-SCAN_EVENTS = ScanEvent.__table__
 
-JOB_KIND = "import"
+log = logging.getLogger("tracetrack.imports")
+
 CHUNK_ROWS = 1000          # rows per transaction (whole units: a batch is never split)
 CHUNK_ATTEMPTS = 5         # a chunk that collided with scans is done again this often
-FIRST_ERRORS = 20          # refused rows shown on the page
 SQL_SLICE = 500            # rows per INSERT / codes per IN list: well under bind limits
-CONTENT_SLICE = 1 << 20    # the upload is copied out of the database a MiB at a time
 # Any constant: imports take it per chunk, so two imports never lock parents in an order
 # that deadlocks; scans do not take it.
 _IMPORT_LOCK_KEY = 7_130_2027
-PURGE_EVERY_SECONDS = 600  # how often each job runner looks for uploads to purge
-
-REPORT_COLUMNS = ("row", "code", "outcome", "reason")
-COUNT_KEYS = ("rows", "parents_created", "parents_existing", "children_created",
-              "children_linked", "already_linked", "parents_completed", "rejected")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ImportRefused(Exception):
-    """An upload or a confirmation that cannot go on; `message` says what to do next."""
-
-    def __init__(self, code: str, message: str, status: int = 422):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-# --- upload and confirmation (called by the views, which commit) ---------------------------
-
-def clean_filename(name: str | None) -> str:
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return printable(base, 255).strip() or "upload"
-
-
-def store_upload(user: User, filename: str | None, content: bytes) -> Import:
-    """Check the file's type and header (FileRefused otherwise), keep it, and queue its dry
-    run. The caller commits, then wakes the job runner."""
-    file_type, encoding, header = parsing.inspect_upload(content)
-    record = Import(created_by_id=user.id, filename=clean_filename(filename),
-                    size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                    file_type=file_type, layout=header.layout, encoding=encoding,
-                    content=content)
-    db.session.add(record)
-    db.session.flush()
-    job = async_handler.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": True}, user)
-    db.session.flush()
-    record.check_job_id = job.id
-    return record
-
-
-def confirm_import(user: User, import_id: int) -> Job:
-    """Queue the import of a file whose dry run succeeded and which is still kept; once,
-    unless the import failed."""
-    record = db.session.get(Import, import_id, with_for_update=True, populate_existing=True)
-    if record is None:
-        raise ImportRefused("import_not_found", "There is no such import. Upload the file "
-                                                "again.", 404)
-    if record.check_result is None:
-        raise ImportRefused("not_checked", "The dry run of this file has not succeeded. Wait "
-                                           "for it to finish, or upload the file again.", 409)
-    if record.import_job_id is not None:
-        job = db.session.get(Job, record.import_job_id)
-        if job is not None and job.status != FAILED:
-            raise ImportRefused(
-                "already_confirmed",
-                f"This file's import was already started (job {job.id}). Follow it on this "
-                "page; to import the file again, upload it again.", 409)
-    if record.content_purged_at is not None:
-        raise ImportRefused("upload_gone", upload_gone_message(record), 410)
-    job = async_handler.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": False}, user)
-    db.session.flush()
-    record.import_job_id = job.id
-    return job
-
-
-# --- keeping the uploaded files ------------------------------------------------------------
-
-def retention() -> timedelta:
-    return timedelta(hours=current_app.config["IMPORT_UPLOAD_RETENTION_HOURS"])
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def upload_gone_message(record: Import) -> str:
-    """What a page, the API or a job says about an upload whose file was purged."""
-    when = _when(record.content_purged_at)
-    if record.import_result:
-        return (f"The uploaded file was removed on {when}, once its import had finished; its "
-                "reports stay. To import the file again, upload it again.")
-    hours = current_app.config["IMPORT_UPLOAD_RETENTION_HOURS"]
-    return (f"The uploaded file was removed on {when}: a file that is not imported within "
-            f"{hours} hours of its upload is not kept. Upload it again to import it.")
-
-
-def upload_state(record: Import) -> dict:
-    """Whether the upload's file is still kept and until when at most (unless imported
-    earlier), or when it went and what to do."""
-    if record.content_purged_at is not None:
-        return {"kept": False, "kept_until": None, "removed_at": record.content_purged_at,
-                "message": upload_gone_message(record)}
-    return {"kept": True, "kept_until": record.created_at + retention(), "removed_at": None,
-            "message": None}
-
-
-@dataclass
-class PurgeResult:
-    uploads: int = 0        # files removed
-    bytes: int = 0          # their size
-    busy: int = 0           # skipped: a confirmation held the upload's row (next time)
-
-
-def purge_uploads(now: datetime | None = None, keep: timedelta | None = None) -> PurgeResult:
-    """Empty the stored file of every upload that no job can read any more: its import
-    succeeded, or it was uploaded longer than `keep` (IMPORT_UPLOAD_RETENTION_HOURS) ago and
-    never imported; in both cases only when none of its jobs is queued or running.
-
-    Housekeeping run by the job runners (the chore below) and `flask imports purge`, outside
-    any request: it commits each upload on its own. Each upload's row is locked and its jobs
-    read again under that lock, as confirm_import locks it before it queues an import, so a
-    confirmation and the purge never both win. A row that a confirmation holds longer than
-    lock_timeout is left for the next purge."""
-    now = now or utcnow()
-    cutoff = now - (keep if keep is not None else retention())
-    run = aliased(Job)
-    candidates = db.session.scalars(
-        select(Import.id).outerjoin(run, run.id == Import.import_job_id)
-        .where(Import.content_purged_at.is_(None),
-               or_(Import.created_at < cutoff, run.status == SUCCEEDED))
-        .order_by(Import.id)).all()
-    db.session.commit()
-    result = PurgeResult()
-    for import_id in candidates:
-        try:
-            size = _purge_upload(import_id, cutoff, now)
-            db.session.commit()
-        except OperationalError as exc:
-            db.session.rollback()
-            if not _is_busy(exc):
-                raise
-            result.busy += 1
-            continue
-        if size is not None:
-            result.uploads += 1
-            result.bytes += size
-    if result.uploads or result.busy:
-        log.info("imports: removed the files of %d uploads (%d bytes); %d busy, left for later",
-                 result.uploads, result.bytes, result.busy)
-    return result
-
-
-def _purge_upload(import_id: int, cutoff: datetime, now: datetime) -> int | None:
-    """Empty one upload's file if it may go (see purge_uploads); its size, or None."""
-    record = db.session.get(Import, import_id, with_for_update=True, populate_existing=True)
-    if record is None or record.content_purged_at is not None:
-        return None
-    job_ids = [job_id for job_id in (record.check_job_id, record.import_job_id) if job_id]
-    statuses = dict(db.session.execute(
-        select(Job.id, Job.status).where(Job.id.in_(job_ids))).all()) if job_ids else {}
-    if any(status in (QUEUED, RUNNING) for status in statuses.values()):
-        return None  # a job still reads it (or will)
-    imported = statuses.get(record.import_job_id) == SUCCEEDED
-    if not imported and record.created_at >= cutoff:
-        return None
-    record.content = b""
-    record.content_purged_at = now
-    return record.size
-
-
-@async_handler.chore("purge_import_uploads", every_seconds=PURGE_EVERY_SECONDS)
-def purge_uploads_chore() -> None:
-    purge_uploads()
-
-
-def earlier_import(record: Import) -> tuple[Import, Job] | None:
-    """The last earlier import of the same bytes (by sha256) that ran to the end."""
-    row = db.session.execute(
-        select(Import, Job).join(Job, Job.id == Import.import_job_id)
-        .where(Import.sha256 == record.sha256, Import.id < record.id, Job.status == SUCCEEDED)
-        .order_by(Import.id.desc()).limit(1)).first()
-    return (row[0], row[1]) if row else None
-
-
-def recent_imports(limit: int = 50) -> list[tuple[Import, str | None, Job | None, Job | None]]:
-    check, run = aliased(Job), aliased(Job)
-    rows = db.session.execute(
-        select(Import, User.username, check, run)
-        .outerjoin(User, User.id == Import.created_by_id)
-        .outerjoin(check, check.id == Import.check_job_id)
-        .outerjoin(run, run.id == Import.import_job_id)
-        .order_by(Import.id.desc()).limit(limit)).all()
-    return [tuple(row) for row in rows]
-
-
-# --- the report ----------------------------------------------------------------------------
-
-def _report_cell(value: object) -> str:
-    """A spreadsheet runs a cell that starts with = + - @ as a formula: not in our report."""
-    text_value = "" if value is None else str(value)
-    return "'" + text_value if text_value.startswith(_FORMULA_START) else text_value
-
-
-def report_chunks(job_id: int) -> Iterator[str]:
-    """The per-row report of one job as CSV text, a part at a time."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(REPORT_COLUMNS)
-    yield buffer.getvalue()
-    part_ids = db.session.scalars(
-        select(ImportReportPart.id).where(ImportReportPart.job_id == job_id)
-        .order_by(ImportReportPart.last_row)).all()
-    for part_id in part_ids:
-        data = db.session.scalar(select(ImportReportPart.data)
-                                 .where(ImportReportPart.id == part_id))
-        yield gzip.decompress(data).decode("utf-8")
 
 
 # --- the job -------------------------------------------------------------------------------
-
-class BagState(rules.BagState):
-    """What a code is (or, in a dry run, would be) while a chunk is decided: the rule book's
-    state plus the row id and whether this chunk created the parent and has not reported it."""
-
-    __slots__ = ("id", "new")
-
-    def __init__(self, bag_id: int | None, code: str, kind: str, status: str,
-                 parent: str | None = None, capacity: int | None = None,
-                 count: int | None = None, new: bool = False):
-        super().__init__(code, kind, status, parent, capacity, count)
-        self.id = bag_id
-        self.new = new
-
 
 @dataclass
 class ChunkWork:
@@ -312,52 +82,6 @@ class ChunkWork:
     links: list[tuple[int, str]] = field(default_factory=list)          # (child id, parent)
     completed: list[str] = field(default_factory=list)                  # parent codes
     events: list[dict] = field(default_factory=list)
-
-
-class DryRunMemory:
-    """What the earlier rows of the file would have made of each code (a dry run writes no
-    bags, so the database cannot tell), kept in a scratch SQLite file on local disk and not
-    in a dict: the dry run's memory stays flat however many codes the file holds. The file
-    belongs to this one job run and is removed at its end."""
-
-    def __init__(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="tracetrack-dry-run-")
-        self._db = sqlite3.connect(f"{self._folder.name}/codes.db", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        # At most about 2 MiB of pages. Codes come a chunk at a time, mostly in label order:
-        # on 160,000 codes an 8 MiB cache was no faster for those and saved 0.5 s when they
-        # came in random order, for 6 MiB more that grew with the file up to its cap.
-        self._db.execute("PRAGMA cache_size = -2000")
-        self._db.execute(
-            "CREATE TABLE codes (code TEXT PRIMARY KEY, id INTEGER, kind TEXT, status TEXT,"
-            " parent TEXT, capacity INTEGER, count INTEGER, new INTEGER) WITHOUT ROWID")
-
-    def recall(self, codes: set[str]) -> dict[str, BagState]:
-        found: dict[str, BagState] = {}
-        for piece in _slices(sorted(codes)):
-            rows = self._db.execute(
-                f"SELECT * FROM codes WHERE code IN ({', '.join('?' * len(piece))})",  # noqa: S608
-                piece)  # only ? placeholders are joined into the text
-            for code, bag_id, kind, status, parent, capacity, count, new in rows:
-                found[code] = BagState(bag_id, code, kind, status, parent, capacity, count, bool(new))
-        return found
-
-    def remember(self, states: dict[str, BagState]) -> None:
-        self._db.execute("BEGIN")
-        self._db.executemany(
-            "INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(code, state.id, state.kind, state.status, state.parent, state.capacity,
-              state.count, int(state.new)) for code, state in states.items()])
-        self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        self._db.close()
-        self._folder.cleanup()
-
-
-class _LostRace(Exception):
-    """A write did not land because a concurrent scan changed the row after it was read."""
 
 
 @async_handler.job_handler(JOB_KIND)
@@ -403,6 +127,7 @@ class ImportRun:
         # PostgreSQL takes a whole chunk as one array parameter; SQLite's IN lists and
         # executemany batches stay well under its bind-parameter limit.
         self.slice = CHUNK_ROWS * 10 if self.postgres else SQL_SLICE
+        self.writer = ChunkWriter(self.user_id, self.station, self.postgres)
         # Dry run only: what the earlier rows of the file would have made of each code.
         self.memory: DryRunMemory | None = None
 
@@ -460,12 +185,12 @@ class ImportRun:
             try:
                 work = self._decide(units, touched)
                 if not self.dry_run:
-                    self._write(work, touched)
+                    self.writer.write(work, touched)
                 self._store_part(units, work)
                 db.session.commit()
-            except (_LostRace, OperationalError, IntegrityError) as exc:
+            except (LostRace, OperationalError, IntegrityError) as exc:
                 db.session.rollback()
-                if isinstance(exc, OperationalError) and not _is_busy(exc):
+                if isinstance(exc, OperationalError) and not is_busy(exc):
                     raise  # the database is down: the job fails and says so
                 log.warning("import job %s: rows %s-%s collided (%s); attempt %s",
                             self.job_id, units[0].first_row, units[-1].last_row,
@@ -552,7 +277,7 @@ class ImportRun:
         """Lock the named parents that exist (in id order) and insert the missing ones that
         match the parent pattern (locked by being ours). Returns the codes inserted."""
         existing: set[str] = set()
-        for piece in _slices(parents, self.slice):
+        for piece in slices(parents, self.slice):
             existing.update(db.session.scalars(
                 select(Bag.code).where(self._code_in(Bag.code, piece))
                 .order_by(Bag.id).with_for_update()))
@@ -560,14 +285,14 @@ class ImportRun:
                    if code not in existing and self.code_rules.is_parent_code(code)]
         created: set[str] = set()
         now = utcnow()
-        for piece in _slices(missing):
+        for piece in slices(missing):
             rows = db.session.scalars(
-                _insert_ignoring_conflict().returning(BAGS.c.code),
+                insert_ignoring_conflict().returning(BAGS.c.code),
                 [{"code": code, "kind": PARENT, "status": OPEN, "capacity": self.capacity,
                   "child_count": 0, "parent_id": None, "linked_at": None, "created_at": now,
                   "created_by_id": self.user_id} for code in piece]).all()
             if len(rows) != len(piece):
-                raise _LostRace()  # a station created one of them a moment ago
+                raise LostRace()  # a station created one of them a moment ago
             created.update(rows)
         return created
 
@@ -579,7 +304,7 @@ class ImportRun:
     def _load_states(self, codes: list[str]) -> dict[str, BagState]:
         parent = aliased(Bag)
         states: dict[str, BagState] = {}
-        for piece in _slices(codes, self.slice):
+        for piece in slices(codes, self.slice):
             rows = db.session.execute(
                 select(Bag.id, Bag.code, Bag.kind, Bag.status, Bag.capacity, Bag.child_count,
                        parent.code)
@@ -686,97 +411,11 @@ class ImportRun:
         return {"action": action, "result": result, "code": code[:64], "outcome": outcome,
                 "bag": bag, "parent": parent, "reason": reason[:500] if reason else None,
                 "created_at": utcnow()}
-
-    # -- one chunk: write -------------------------------------------------------------------
-    def _write(self, work: ChunkWork, states: dict[str, BagState]) -> None:
-        ids = {code: state.id for code, state in states.items() if state.id is not None}
-        now = utcnow()
-        if work.new_children:
-            rows = self._insert_children(work.new_children, ids, now)
-            if len(rows) != len(work.new_children):
-                raise _LostRace()  # a station created one of these children meanwhile
-            ids.update(rows)
-        by_parent: dict[str, list[int]] = {}
-        for child_id, parent in work.links:
-            by_parent.setdefault(parent, []).append(child_id)
-        for parent, child_ids in by_parent.items():
-            for piece in _slices(child_ids):
-                linked = db.session.execute(
-                    update(Bag).where(Bag.id.in_(piece), Bag.kind == CHILD,
-                                      Bag.parent_id.is_(None))
-                    .values(parent_id=ids[parent], status=LINKED, linked_at=now)
-                    .execution_options(synchronize_session=False)).rowcount
-                if linked != len(piece):
-                    raise _LostRace()  # a station linked one of them meanwhile
-        if work.completed:
-            db.session.execute(
-                update(Bag).where(Bag.id.in_([ids[code] for code in work.completed]))
-                .values(status=COMPLETE).execution_options(synchronize_session=False))
-        rows = [{"created_at": event["created_at"], "user_id": self.user_id,
-                 "action": event["action"], "outcome": event["outcome"],
-                 "result": event["result"], "code": event["code"],
-                 "bag_id": ids.get(event["bag"]) if event["bag"] else None,
-                 "parent_id": ids.get(event["parent"]) if event["parent"] else None,
-                 "parent_code": event["parent"],
-                 "reason": event["reason"], "station": self.station}
-                for event in work.events]
-        if rows:
-            self._insert_events(rows)
-
-    def _insert_children(self, children: list[tuple[str, str]], ids: dict[str, int],
-                         now) -> list[tuple[str, int]]:
-        """INSERT ... ON CONFLICT (code) DO NOTHING RETURNING code, id: the children a
-        concurrent scan created meanwhile are missing from the answer. Each row fires the
-        child_count trigger, as a scan's insert does."""
-        if self.postgres:  # the whole chunk in one statement, its columns as arrays
-            return db.session.execute(text(
-                "INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at,"
-                " created_by_id)"
-                " SELECT code, 'child', 'linked', parent_id, :now, :now, :user_id"
-                " FROM unnest(CAST(:codes AS text[]), CAST(:parents AS integer[]))"
-                "  AS rows (code, parent_id)"
-                " ON CONFLICT (code) DO NOTHING RETURNING code, id"),
-                {"codes": [code for code, _ in children],
-                 "parents": [ids[parent] for _, parent in children],
-                 "now": now, "user_id": self.user_id}).all()
-        rows = []
-        for piece in _slices(children):
-            rows.extend(db.session.execute(
-                _insert_ignoring_conflict().returning(BAGS.c.code, BAGS.c.id),
-                [{"code": code, "kind": CHILD, "status": LINKED, "capacity": None,
-                  "child_count": None, "parent_id": ids[parent], "linked_at": now,
-                  "created_at": now, "created_by_id": self.user_id}
-                 for code, parent in piece]).all())
-        return rows
-
-    def _insert_events(self, rows: list[dict]) -> None:
-        if self.postgres:  # the whole chunk in one statement, its columns as arrays
-            db.session.execute(text(
-                "INSERT INTO scan_events (created_at, user_id, action, outcome, result, code,"
-                " bag_id, parent_id, parent_code, reason, station)"
-                " SELECT created_at, :user_id, action, outcome, result, code, bag_id,"
-                "  parent_id, parent_code, reason, :station"
-                " FROM unnest(CAST(:created_at AS timestamptz[]), CAST(:action AS text[]),"
-                "  CAST(:outcome AS text[]), CAST(:result AS text[]), CAST(:code AS text[]),"
-                "  CAST(:bag_id AS integer[]), CAST(:parent_id AS integer[]),"
-                "  CAST(:parent_code AS text[]), CAST(:reason AS text[]))"
-                " AS rows (created_at, action, outcome, result, code, bag_id, parent_id,"
-                "  parent_code, reason)"),
-                {"user_id": self.user_id, "station": self.station,
-                 **{name: [row[name] for row in rows]
-                    for name in ("created_at", "action", "outcome", "result", "code",
-                                 "bag_id", "parent_id", "parent_code", "reason")}})
-            return
-        # RETURNING makes SQLAlchemy send multi-row INSERTs (insertmanyvalues) instead of
-        # one statement per event.
-        for piece in _slices(rows):
-            db.session.execute(SCAN_EVENTS.insert().returning(SCAN_EVENTS.c.id), piece).all()
-
     def _store_part(self, units: list[Unit], work: ChunkWork) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         for row, code, outcome, reason in work.lines:
-            writer.writerow((row, _report_cell(code), outcome, _report_cell(reason)))
+            writer.writerow((row, report_cell(code), outcome, report_cell(reason)))
         counts = {key: work.counts.get(key, 0) for key in COUNT_KEYS}
         db.session.add(ImportReportPart(
             import_id=self.import_id, job_id=self.job_id, first_row=units[0].first_row,
@@ -820,78 +459,3 @@ class ImportRun:
             record.content_purged_at = utcnow()
         db.session.commit()
         return summary
-
-
-def summary_message(counts: dict, changes: int, dry_run: bool) -> str:
-    refused = counts["rejected"]
-    refused_text = f"{refused:,} row{'s' if refused != 1 else ''} refused"
-    if changes == 0:
-        nothing = ("Nothing would change" if dry_run else "Nothing changed")
-        if counts["already_linked"] or counts["parents_existing"]:
-            return f"{nothing}: every accepted row is already in the database; {refused_text}."
-        return f"{nothing}; {refused_text}."
-    verb = "Would create" if dry_run else "Created"
-    link = "link" if dry_run else "linked"
-    return (f"{verb} {counts['parents_created']:,} parents and {counts['children_created']:,} "
-            f"children, {link} {counts['children_linked']:,} children "
-            f"({counts['parents_completed']:,} parents complete); "
-            f"{counts['already_linked']:,} already linked; {refused_text}.")
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-# PostgreSQL: lock_not_available, serialization_failure, deadlock_detected.
-_BUSY_SQLSTATES = {"55P03", "40001", "40P01"}
-
-
-def _is_busy(exc: OperationalError) -> bool:
-    """A lock wait or a deadlock with a scan (worth doing the chunk again), not an outage."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc).lower()
-
-
-def _slices(items: list, size: int = SQL_SLICE) -> Iterator[list]:
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _insert_ignoring_conflict():
-    """INSERT INTO bags ... ON CONFLICT (code) DO NOTHING, for executemany: one compiled
-    statement that SQLAlchemy sends in multi-row batches (insertmanyvalues)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(BAGS).on_conflict_do_nothing(index_elements=["code"])
-
-
-@contextmanager
-def spooled_content(import_id: int) -> Iterator[IO[bytes]]:
-    """The upload in a temporary file, copied out of the database a slice at a time: the
-    readers need a seekable file, and memory stays flat whatever the file's size. (SQLite
-    would load the whole value to take a substr() of it: there the slices come through its
-    incremental blob I/O.)"""
-    handle = tempfile.TemporaryFile()
-    try:
-        connection = db.session.connection()
-        if connection.dialect.name == "sqlite":
-            # imports.id is the table's rowid (an INTEGER PRIMARY KEY).
-            raw = connection.connection.driver_connection
-            with raw.blobopen("imports", "content", import_id, readonly=True) as blob:
-                while piece := blob.read(CONTENT_SLICE):
-                    handle.write(piece)
-        else:
-            offset = 1
-            while True:
-                piece = db.session.scalar(
-                    select(func.substr(Import.content, offset, CONTENT_SLICE,
-                                       type_=LargeBinary))
-                    .where(Import.id == import_id))
-                if not piece:
-                    break
-                handle.write(piece)
-                offset += len(piece)
-        db.session.commit()
-        handle.seek(0)
-        yield handle
-    finally:
-        handle.close()
