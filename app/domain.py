@@ -20,6 +20,10 @@ STATUS = {
     "database_busy": 503,
     # imports
     "import_not_found": 404, "upload_gone": 410,
+    # accounts and users (a refusal about what was typed is 422, about the state is 409)
+    "user_not_found": 404, "invalid_display_name": 422, "invalid_is_active": 422,
+    "invalid_password": 422, "invalid_role": 422, "invalid_username": 422, "no_changes": 422,
+    "same_password": 422, "weak_password": 422, "wrong_password": 422,
 }
 
 

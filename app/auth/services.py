@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.auth.passwords import (dummy_verify, hash_password, needs_rehash, password_problem,
                                 verify_password)
+from app.domain import DomainError
 from app.extensions import db
 from app.models import ROLES, User
 from app.models.types import utcnow
@@ -15,11 +16,11 @@ from app.models.types import utcnow
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
+    """A refused account change; `field` names the form field it is about."""
+
     def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, **({"field": field} if field else {}))
         self.field = field
 
 
