@@ -284,10 +284,14 @@ def require_supervisor(actor: Actor) -> None:
         raise Refusal("forbidden", "Only a supervisor or an admin can correct bags. Ask one.")
 
 
-def _child_to_correct(code: str, bag: BagState | None) -> BagState:
+def _existing(code: str, bag: BagState | None) -> BagState:
     if bag is None:
         raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
-    if bag.kind != CHILD:
+    return bag
+
+
+def _child_to_correct(code: str, bag: BagState | None) -> BagState:
+    if _existing(code, bag).kind != CHILD:
         raise Refusal("code_is_parent", f"{code} is a parent. Only child bags can be unlinked "
                                         "or moved.")
     return bag
@@ -318,18 +322,14 @@ def move(code: str, child: BagState | None, target_code: str, target: BagState |
 
 def parent_to_correct(code: str, bag: BagState | None) -> BagState:
     """A supervisor's complete or reopen names a parent."""
-    if bag is None:
-        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
-    if bag.kind != PARENT:
+    if _existing(code, bag).kind != PARENT:
         raise Refusal("code_is_child", f"{code} is a child bag; only a parent can be completed "
                                        "or reopened.")
     return bag
 
 
 def delete(code: str, bag: BagState | None) -> str:
-    if bag is None:
-        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
-    if bag.kind == PARENT and bag.count:
+    if _existing(code, bag).kind == PARENT and bag.count:
         raise Refusal("has_children", f"{code} still holds {bag.count} bags. Move or unlink "
                                       "them first, then delete it.")
     return DELETE
