@@ -1,5 +1,5 @@
 """flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo |
-imports purge | jobs work | check-config"""
+seed-bags N | imports purge | jobs work | check-config"""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def jobs_work_command(once: bool):
 
     from flask import current_app
 
-    from async_handler import JobRunner
+    from app.jobs.runner import JobRunner
 
     runner = JobRunner(current_app._get_current_object(), threads=1)
     if once:
@@ -181,9 +181,44 @@ def imports_purge_command(hours: int | None):
                    "purge.")
 
 
+@click.command("seed-bags")
+@click.argument("count", type=click.IntRange(1, 6_000_000))
+@click.option("--capacity", type=click.IntRange(1, 1000), default=None,
+              help="Children per parent (default: DEFAULT_PARENT_CAPACITY).")
+@click.option("--days", type=click.FloatRange(0.01, 3650), default=90, show_default=True,
+              help="Spread the creation times over the last DAYS days.")
+@click.option("--seed", "random_seed", default=1, show_default=True,
+              help="Random seed, for a repeatable set.")
+def seed_bags_command(count: int, capacity: int | None, days: float, random_seed: int):
+    """Seed COUNT bags (parents with children) and their scan events, quickly."""
+    from flask import current_app
+
+    from app.lookup.seed import SeedError, analyse, seed_bags
+
+    user_ids = list(db.session.scalars(
+        select(User.id).where(User.is_active.is_(True)).order_by(User.id)))
+    if not user_ids:
+        raise SeedError("No active user exists to have scanned them. "
+                        "Create one first with `flask --app main users create`.")
+    capacity = capacity or current_app.config["DEFAULT_PARENT_CAPACITY"]
+    try:
+        report = seed_bags(count, capacity=capacity, user_ids=user_ids, days=days,
+                           rng=random.Random(random_seed),
+                           progress=lambda n: click.echo(f"  {n:,} / {count:,} bags", err=True))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    analyse()
+    click.echo(f"Seeded {count:,} bags: {report.parents:,} parents, {report.linked:,} linked "
+               f"and {report.loose:,} loose children, {report.events:,} scan events, in "
+               f"{report.seconds:.1f} s. Child counts checked.")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(imports_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(check_config_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_bags_command)

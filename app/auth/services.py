@@ -16,11 +16,21 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
 class AccountError(Exception):
+    """A refused account change: `code` is the API's error.code, `status` its HTTP status
+    (404/403, 409 when the state of things refuses it, 422 when the input is wrong)."""
+
+    STATUS = {"user_not_found": 404, "forbidden": 403,
+              "last_admin": 409, "own_account": 409, "username_taken": 409}
+
     def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+
+    @property
+    def status(self) -> int:
+        return self.STATUS.get(self.code, 422)
 
 
 def normalise_username(username: str) -> str:

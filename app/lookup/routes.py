@@ -19,8 +19,7 @@ from app.lookup.services import BagError
 from app.lookup.transaction import run_correction
 from app.scanning.codes import CodeError, normalise_code
 
-# cli_group=None: `flask --app main seed-bags N`, beside the other top-level commands.
-bp = Blueprint("lookup", __name__, cli_group=None)
+bp = Blueprint("lookup", __name__)
 
 CORRECTION_FORMS = {"unlink": UnlinkForm, "move": MoveForm, "complete": CompleteForm,
                     "reopen": ReopenForm, "delete": DeleteForm}
@@ -214,5 +213,3 @@ def reopen_bag(code):
 def delete_bag(code):
     return _correct("delete", code, services.delete_bag)
 
-
-from app.lookup import seed  # noqa: E402,F401  (registers `seed-bags` on bp.cli)

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import click
-from flask import current_app
 from sqlalchemy import func, insert, select, text
 
 from app.extensions import db
-from app.lookup.routes import bp
-from app.models import Bag, ScanEvent, User
+from app.models import Bag, ScanEvent
 from app.models.types import utcnow
 
 CHILD_PREFIX = "C"  # seeded children: C + 9 digits, a valid child code of its own range
@@ -204,33 +202,3 @@ def analyse() -> None:
     else:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-
-
-@bp.cli.command("seed-bags")
-@click.argument("count", type=click.IntRange(1, 6_000_000))
-@click.option("--capacity", type=click.IntRange(1, 1000), default=None,
-              help="Children per parent (default: DEFAULT_PARENT_CAPACITY).")
-@click.option("--days", type=click.FloatRange(0.01, 3650), default=90, show_default=True,
-              help="Spread the creation times over the last DAYS days.")
-@click.option("--seed", "random_seed", default=1, show_default=True,
-              help="Random seed, for a repeatable set.")
-def seed_bags_command(count: int, capacity: int | None, days: float, random_seed: int):
-    """Seed COUNT bags (parents with children) and their scan events, quickly."""
-    user_ids = list(db.session.scalars(
-        select(User.id).where(User.is_active.is_(True)).order_by(User.id)))
-    if not user_ids:
-        raise SeedError("No active user exists to have scanned them. "
-                        "Create one first with `flask --app main users create`.")
-    capacity = capacity or current_app.config["DEFAULT_PARENT_CAPACITY"]
-    try:
-        report = seed_bags(count, capacity=capacity, user_ids=user_ids, days=days,
-                           rng=random.Random(random_seed),
-                           progress=lambda n: click.echo(f"  {n:,} / {count:,} bags", err=True))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    analyse()
-    click.echo(f"Seeded {count:,} bags: {report.parents:,} parents, {report.linked:,} linked "
-               f"and {report.loose:,} loose children, {report.events:,} scan events, in "
-               f"{report.seconds:.1f} s. Child counts checked.")

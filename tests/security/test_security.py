@@ -393,7 +393,7 @@ def production_env(monkeypatch):
 
 
 def _production_config():
-    from production_config import ProductionConfig
+    from app.config import ProductionConfig
 
     return ProductionConfig()
 
