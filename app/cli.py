@@ -25,6 +25,17 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _create(username: str, role: str, password: str, display_name: str) -> User:
+    """Create and commit a user, or stop with the refusal (weak password, name taken...)."""
+    try:
+        user = create_user(username, role, password, display_name)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    return user
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
@@ -32,13 +43,7 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user_command(username: str, role: str, display_name: str, password_stdin: bool):
     """Create a user; the password comes from --password-stdin or a prompt, never a default."""
-    password = _read_password(password_stdin)
-    try:
-        user = create_user(username, role, password, display_name)
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
+    user = _create(username, role, _read_password(password_stdin), display_name)
     click.echo(f"Created {user.role} {user.username}.")
 
 
@@ -60,12 +65,7 @@ def ensure_admin_command():
         click.echo("No admin exists yet: create the first one.")
         username = username or click.prompt("Admin username", default="admin")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = create_user(username, "admin", password, "Administrator")
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
+    user = _create(username, "admin", password, "Administrator")
     click.echo(f"Created admin {user.username}.")
 
 

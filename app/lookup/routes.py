@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 
-from flask import (Blueprint, Response, flash, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
                    send_file, stream_with_context, url_for)
 from flask_login import current_user, login_required
 
@@ -111,6 +111,14 @@ def _corrections_for(bag: dict) -> list[str]:
 
 # --- exports -----------------------------------------------------------------------------
 
+def _export_filters():
+    """The list's filters from the query string, or the answer to a bad one."""
+    try:
+        return services.parse_filters(request.args, paginate=False)
+    except BagError as exc:
+        abort(error_response(exc.status, exc.code, exc.message))
+
+
 def _export_name(extension: str) -> str:
     return f"bags-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.{extension}"
 
@@ -118,11 +126,7 @@ def _export_name(extension: str) -> str:
 @bp.get("/bags/export.csv")
 @role_required("supervisor")
 def export_csv():
-    try:
-        filters = services.parse_filters(request.args, paginate=False)
-    except BagError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    chunks = exports.csv_chunks(services.iter_export_rows(filters))
+    chunks = exports.csv_chunks(services.iter_export_rows(_export_filters()))
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_export_name("csv")}"'})
@@ -131,10 +135,7 @@ def export_csv():
 @bp.get("/bags/export.xlsx")
 @role_required("supervisor")
 def export_xlsx():
-    try:
-        filters = services.parse_filters(request.args, paginate=False)
-    except BagError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+    filters = _export_filters()
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
     try:
         exports.write_xlsx(services.iter_export_rows(filters), handle)

@@ -126,6 +126,22 @@ def seed_bags(count: int, *, capacity: int, user_ids: list[int], days: float,
         clock += step
         return clock
 
+    def add_child(parent_id: int, user: int, linked: bool) -> datetime:
+        """A child scanned into the parent; one that is not `linked` is undone at once."""
+        nonlocal child_number, next_id
+        child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
+        child_number += 1
+        at = tick()
+        bags.append((next_id, child_code, "child", "linked" if linked else "unlinked", None,
+                     None, parent_id if linked else None, at if linked else None, at, user))
+        events.append((at, user, "child_scan", "accepted", "linked", child_code, next_id,
+                       parent_id))
+        if not linked:
+            events.append((at + step / 2, user, "undo", "accepted", "unlinked", child_code,
+                           next_id, parent_id))
+        next_id += 1
+        return at
+
     produced = 0
     while produced < count:
         remaining = count - produced - 1  # room for children after the parent
@@ -146,25 +162,9 @@ def seed_bags(count: int, *, capacity: int, user_ids: list[int], days: float,
         events.append((at, user, "parent_scan", "accepted", "parent_created", code,
                        parent_id, parent_id))
         for _ in range(loose):  # scanned in, then taken out again: a loose bag
-            child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
-            child_number += 1
-            at = tick()
-            bags.append((next_id, child_code, "child", "unlinked", None, None, None, None,
-                         at, user))
-            events.append((at, user, "child_scan", "accepted", "linked", child_code,
-                           next_id, parent_id))
-            events.append((at + step / 2, user, "undo", "accepted", "unlinked", child_code,
-                           next_id, parent_id))
-            next_id += 1
+            add_child(parent_id, user, linked=False)
         for _ in range(fill):
-            child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
-            child_number += 1
-            at = tick()
-            bags.append((next_id, child_code, "child", "linked", None, None, parent_id, at,
-                         at, user))
-            events.append((at, user, "child_scan", "accepted", "linked", child_code,
-                           next_id, parent_id))
-            next_id += 1
+            at = add_child(parent_id, user, linked=True)
         if complete:
             events.append((at, user, "complete", "accepted", "auto_completed", code,
                            parent_id, parent_id))

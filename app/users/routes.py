@@ -167,49 +167,45 @@ def reset_password(username):
     return redirect(url_for("users.show_user", username=user.username), 303)
 
 
-def _button_action(username: str, form_class, prefix: str, change, done: str):
-    """The bare-button changes: deactivate, reactivate, log out everywhere."""
-    user = _load(username)
-    form = form_class(prefix=prefix)
-    if not form.validate():
-        return _render_user(user, 400, error="The form could not be read. Try again.")
-    try:
-        change(user)
-        db.session.commit()
-    except AccountError as error:
-        db.session.rollback()
-        return _render_user(user, error.status, error=error.message)
-    if user.id == current_user.id:
-        login_user(user)  # the session version moved on: keep this session, end the others
-    flash(done.format(username=user.username), "success")
-    return redirect(url_for("users.show_user", username=user.username), 303)
+def _button(form_class, prefix: str, change, done: str):
+    """The view of a bare-button change: validate the form, make the change, commit, and go
+    back to the user's page; a refusal is shown on that page."""
+
+    @role_required("admin")
+    def view(username):
+        user = _load(username)
+        if not form_class(prefix=prefix).validate():
+            return _render_user(user, 400, error="The form could not be read. Try again.")
+        try:
+            change(user)
+            db.session.commit()
+        except AccountError as error:
+            db.session.rollback()
+            return _render_user(user, error.status, error=error.message)
+        if user.id == current_user.id:
+            login_user(user)  # the session version moved on: keep this session, end the others
+        flash(done.format(username=user.username), "success")
+        return redirect(url_for("users.show_user", username=user.username), 303)
+
+    return view
 
 
-@bp.post("/users/<username>/deactivate")
-@role_required("admin")
-def deactivate_user(username):
-    return _button_action(
-        username, DeactivateForm, "deactivate",
-        lambda user: services.update_user(_actor(), user, {"is_active": False}),
-        "{username} is deactivated and logged out everywhere.")
-
-
-@bp.post("/users/<username>/reactivate")
-@role_required("admin")
-def reactivate_user(username):
-    return _button_action(
-        username, ReactivateForm, "reactivate",
-        lambda user: services.update_user(_actor(), user, {"is_active": True}),
-        "{username} is active again and can log in.")
-
-
-@bp.post("/users/<username>/logout-everywhere")
-@role_required("admin")
-def end_user_sessions(username):
-    return _button_action(
-        username, EndSessionsForm, "sessions",
-        lambda user: services.log_out_everywhere(_actor(), user),
-        "Every session of {username} has ended.")
+# The bare-button changes: the end of the URL -> the endpoint, the form (its prefix on the
+# page), the change, and the flash once it is done.
+BUTTONS = {
+    "deactivate": ("deactivate_user", DeactivateForm, "deactivate",
+                   lambda user: services.update_user(_actor(), user, {"is_active": False}),
+                   "{username} is deactivated and logged out everywhere."),
+    "reactivate": ("reactivate_user", ReactivateForm, "reactivate",
+                   lambda user: services.update_user(_actor(), user, {"is_active": True}),
+                   "{username} is active again and can log in."),
+    "logout-everywhere": ("end_user_sessions", EndSessionsForm, "sessions",
+                          lambda user: services.log_out_everywhere(_actor(), user),
+                          "Every session of {username} has ended."),
+}
+for path, (endpoint, form_class, prefix, change, done) in BUTTONS.items():
+    bp.add_url_rule(f"/users/<username>/{path}", endpoint,
+                    _button(form_class, prefix, change, done), methods=["POST"])
 
 
 # --- one's own account ------------------------------------------------------------------------
