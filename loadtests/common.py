@@ -3,9 +3,11 @@ latency percentiles computed one way.
 
 The percentile is the nearest rank: the smallest observed value with at least p% of the
 samples at or below it. Every figure is a latency that really happened (no interpolation
-between two requests), and it is the definition locust and wrk report their own by, so the
-figures of every benchmark compare. The benchmarks import this as `common` (Python puts the
-script's folder, loadtests/, first on sys.path)."""
+between two requests). bench_lookup.py and dashboard_benchmark.py time their own requests;
+run_benchmark.py takes locust's every response time (locustfile.py writes them) and wrk's
+latency distribution, and computes the same figures from them here, so the figures of
+every benchmark compare. The benchmarks import this as `common` (Python puts the script's
+folder, loadtests/, first on sys.path)."""
 
 from __future__ import annotations
 
