@@ -1,5 +1,5 @@
 """flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo |
-imports purge | jobs work | check-config"""
+seed-bags N | imports purge | jobs work | check-config"""
 
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _create(username: str, role: str, password: str, display_name: str) -> User:
+    """Create and commit a user, or stop with the refusal (weak password, name taken...)."""
+    try:
+        user = create_user(username, role, password, display_name)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    return user
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
@@ -32,13 +43,7 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user_command(username: str, role: str, display_name: str, password_stdin: bool):
     """Create a user; the password comes from --password-stdin or a prompt, never a default."""
-    password = _read_password(password_stdin)
-    try:
-        user = create_user(username, role, password, display_name)
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
+    user = _create(username, role, _read_password(password_stdin), display_name)
     click.echo(f"Created {user.role} {user.username}.")
 
 
@@ -60,12 +65,7 @@ def ensure_admin_command():
         click.echo("No admin exists yet: create the first one.")
         username = username or click.prompt("Admin username", default="admin")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = create_user(username, "admin", password, "Administrator")
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
+    user = _create(username, "admin", password, "Administrator")
     click.echo(f"Created admin {user.username}.")
 
 
@@ -143,7 +143,7 @@ def jobs_work_command(once: bool):
 
     from flask import current_app
 
-    from async_handler import JobRunner
+    from app.jobs.runner import JobRunner
 
     runner = JobRunner(current_app._get_current_object(), threads=1)
     if once:
@@ -181,9 +181,44 @@ def imports_purge_command(hours: int | None):
                    "purge.")
 
 
+@click.command("seed-bags")
+@click.argument("count", type=click.IntRange(1, 6_000_000))
+@click.option("--capacity", type=click.IntRange(1, 1000), default=None,
+              help="Children per parent (default: DEFAULT_PARENT_CAPACITY).")
+@click.option("--days", type=click.FloatRange(0.01, 3650), default=90, show_default=True,
+              help="Spread the creation times over the last DAYS days.")
+@click.option("--seed", "random_seed", default=1, show_default=True,
+              help="Random seed, for a repeatable set.")
+def seed_bags_command(count: int, capacity: int | None, days: float, random_seed: int):
+    """Seed COUNT bags (parents with children) and their scan events, quickly."""
+    from flask import current_app
+
+    from app.lookup.seed import SeedError, analyse, seed_bags
+
+    user_ids = list(db.session.scalars(
+        select(User.id).where(User.is_active.is_(True)).order_by(User.id)))
+    if not user_ids:
+        raise SeedError("No active user exists to have scanned them. "
+                        "Create one first with `flask --app main users create`.")
+    capacity = capacity or current_app.config["DEFAULT_PARENT_CAPACITY"]
+    try:
+        report = seed_bags(count, capacity=capacity, user_ids=user_ids, days=days,
+                           rng=random.Random(random_seed),
+                           progress=lambda n: click.echo(f"  {n:,} / {count:,} bags", err=True))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    analyse()
+    click.echo(f"Seeded {count:,} bags: {report.parents:,} parents, {report.linked:,} linked "
+               f"and {report.loose:,} loose children, {report.events:,} scan events, in "
+               f"{report.seconds:.1f} s. Child counts checked.")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(imports_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(check_config_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_bags_command)

@@ -1,5 +1,7 @@
-"""Configuration classes. Each reads the environment when instantiated (inside create_app),
-never at import, so that tests and the CLI can set variables first."""
+"""Configuration classes (development, testing, production). Each reads the environment when
+instantiated (inside create_app), never at import, so that tests and the CLI can set variables
+first. ProductionConfig refuses to start on a missing secret, a missing or non-PostgreSQL
+database, or per-worker rate-limit counters."""
 
 from __future__ import annotations
 
@@ -185,7 +187,7 @@ class BaseConfig:
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")
         self.STALE_PARENT_MINUTES = env_int("STALE_PARENT_MINUTES", 30, minimum=1)
 
-        # Background jobs (async_handler.py).
+        # Background jobs (app/jobs/).
         self.MAX_CONCURRENT_JOBS = env_int("MAX_CONCURRENT_JOBS", 20, minimum=1)
         self.JOB_RUNNER_THREADS = env_int("JOB_RUNNER_THREADS", 1, minimum=0)
         self.JOB_RUNNER_AUTOSTART = env_bool("JOB_RUNNER_AUTOSTART", True)
@@ -251,6 +253,38 @@ class TestingConfig(BaseConfig):
         self.PASSWORD_HASH_PARALLELISM = 1
 
 
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        secret = self.SECRET_KEY or ""
+        if len(secret.encode()) < 32:
+            raise ConfigError(
+                "SECRET_KEY is missing or shorter than 32 bytes. Generate one with "
+                "`python3 -c 'import secrets; print(secrets.token_hex(32))'` and set it."
+            )
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            raise ConfigError(
+                "DATABASE_URL must point at PostgreSQL in production "
+                "(postgresql://user:password@host/dbname); SQLite is for the one-machine trial."
+            )
+        workers = env_int("GUNICORN_WORKERS", 4, minimum=1)
+        if self.RATELIMIT_STORAGE_URI.startswith("memory") and workers > 1:
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI is memory:// but GUNICORN_WORKERS is "
+                f"{workers}: each worker would keep its own counters. "
+                "Set RATELIMIT_STORAGE_URI=redis://host:6379/0."
+            )
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.HSTS_ENABLED = env_bool("HSTS_ENABLED", self.SESSION_COOKIE_SECURE)
+        self.PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0, minimum=0)
+
+    def default_database_url(self) -> str:
+        return env_str("DATABASE_URL") or "missing://"
+
+
 def _instance_secret_key() -> str:
     """A per-installation random key for the one-machine trial, kept in instance/ so that
     sessions survive a restart. Production never uses this (ProductionConfig fails fast)."""
@@ -263,11 +297,8 @@ def _instance_secret_key() -> str:
 
 def config_for(env_name: str | None):
     name = (env_name or env_str("APP_ENV", "development")).lower()
-    if name == "production":
-        from production_config import ProductionConfig
-
-        return ProductionConfig()
-    configs = {"development": DevelopmentConfig, "testing": TestingConfig}
+    configs = {"development": DevelopmentConfig, "testing": TestingConfig,
+               "production": ProductionConfig}
     if name not in configs:
         raise ConfigError(
             f"APP_ENV must be development, testing or production, got {name!r}."

@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 from app.domain import DomainError
 from app.extensions import db, limiter, login_manager
 from app.security import current_request_id
-from app.unit_of_work import is_busy
 
 ERRORS = {
     400: ("bad_request", "The request could not be understood. Check what was sent and try again."),
@@ -30,6 +29,16 @@ ERRORS = {
     503: ("database_unavailable", "The database cannot be reached right now. Wait a few seconds and try again."),
 }
 DB_RETRY_AFTER_SECONDS = 2
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout),
+# serialization_failure, deadlock_detected. SQLite: "database is locked".
+BUSY_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """A lock wait, a timeout or a deadlock (worth trying again), not an outage: the one test
+    of a busy database (the error handler, the import's chunk retries)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in BUSY_SQLSTATES or "database is locked" in str(exc).lower()
 
 
 def wants_json() -> bool:

@@ -3,30 +3,20 @@
 Every entry point that changes something (the station, the JSON API, the bag pages' corrections,
 the account and user pages) runs its service call through run(). A refusal (DomainError)
 rolls back and goes on to the one error handler (app/errors.py); a database constraint that
-caught a collision the service's checks did not see becomes a 409 the user can act on; a
-database that is busy becomes the 503 database_busy the clients retry."""
+caught a collision the service's checks did not see becomes a 409 the user can act on (a
+database that is busy is the error handler's 503 database_busy, app/errors.is_busy)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from app.domain import DomainError
 from app.extensions import db
 
 T = TypeVar("T")
-
-# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout),
-# serialization_failure, deadlock_detected. SQLite: "database is locked".
-BUSY_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
-
-
-def is_busy(exc: OperationalError) -> bool:
-    """A lock wait, a timeout or a deadlock (worth trying again), not an outage."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in BUSY_SQLSTATES or "database is locked" in str(exc).lower()
 
 
 def _collision() -> DomainError:

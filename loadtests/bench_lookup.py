@@ -25,13 +25,14 @@ import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
+
+from common import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -54,12 +55,6 @@ def fresh_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(port: int, timeout: float = 60) -> None:
@@ -225,13 +220,6 @@ def measure(port: int, cookies: dict, label: str, make_path, requests: int,
     wall = time.perf_counter() - started
     return {"label": label, "tag": tag, "client_ms": latencies, "statuses": statuses,
             "throughput": requests / wall}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
 
 
 def server_times(log_path: Path) -> dict[str, list[float]]:

@@ -40,8 +40,6 @@ import random
 import re
 import secrets
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +49,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from common import free_port, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -203,12 +203,6 @@ def scan_counts_backfill_sql() -> str:
 
 # --- 2. the server -----------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(url: str, port: int, log_path: Path, redis_url: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -325,15 +319,6 @@ def record(results: dict, lock, name: str, status: int, elapsed: float) -> None:
 
 
 # --- 4. the figures ----------------------------------------------------------------------
-
-def percentiles(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-    cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered * 99
-    return {"n": len(ordered), "p50": round(cuts[49], 1), "p95": round(cuts[94], 1),
-            "p99": round(cuts[98], 1), "max": round(ordered[-1], 1)}
-
 
 def server_durations(log_path: Path) -> dict[str, list[float]]:
     """duration_ms of each request from the app's JSON request log, by endpoint."""

@@ -12,7 +12,10 @@ Profiles (the user classes locust is told to run):
 
 Every acknowledged child scan (201 linked) is written to LOADTEST_ACKS (one JSON line each:
 scan_id, parent, code) so that the runner can check each is in the database exactly once.
-Requests are named by route pattern (/api/v1/bags/[code]), never by code.
+Requests are named by route pattern (/api/v1/bags/[code]), never by code. Each request's
+response time goes to LOADTEST_SAMPLES (method, name, milliseconds: one tab-separated line
+each), from which run_benchmark.py computes the percentiles as every benchmark does
+(loadtests/common.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ RUN = os.environ.get("LOADTEST_RUN", uuid.uuid4().hex[:6]).upper()
 SCAN_WAIT = (float(os.environ.get("SCAN_WAIT_MIN", "1")), float(os.environ.get("SCAN_WAIT_MAX", "2")))
 CAPACITY = int(os.environ.get("LOADTEST_CAPACITY", "30"))
 ACKS_PATH = os.environ.get("LOADTEST_ACKS")
+SAMPLES_PATH = os.environ.get("LOADTEST_SAMPLES")
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _parents = itertools.count(1)
@@ -42,6 +46,7 @@ _children = itertools.count(1)
 _accounts = {role: itertools.cycle(pairs) for role, pairs in USERS.items()}
 _lock = threading.Lock()
 _acks = open(ACKS_PATH, "a") if ACKS_PATH else None  # noqa: SIM115 - closed on quit
+_samples = open(SAMPLES_PATH, "a") if SAMPLES_PATH else None  # noqa: SIM115 - closed on quit
 _known_children: list[tuple[str, str]] = []  # (child, parent) seen linked, for conflicts
 
 
@@ -68,10 +73,18 @@ def acknowledge(scan_id: str, parent: str, code: str) -> None:
         del _known_children[:-2000]
 
 
+@events.request.add_listener
+def _sample(request_type, name, response_time, **_kwargs):
+    if _samples is not None:
+        with _lock:
+            _samples.write(f"{request_type}\t{name}\t{response_time}\n")
+
+
 @events.quitting.add_listener
-def _close_acks(**_kwargs):
-    if _acks is not None:
-        _acks.close()
+def _close_files(**_kwargs):
+    for handle in (_acks, _samples):
+        if handle is not None:
+            handle.close()
 
 
 class LoggedInUser(FastHttpUser):

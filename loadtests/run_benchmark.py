@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+
+from common import free_port, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,12 +46,6 @@ SCAN_ENDPOINTS = ("/api/v1/scans/child", "/api/v1/scans/parent", "/api/v1/scans/
 
 def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_tools(need_wrk: bool) -> None:
@@ -292,14 +287,21 @@ def run_locust(base: str, classes: list[str], users: int, duration: int, work: P
     meter.start()
     subprocess.run(command, cwd=ROOT, env=env, timeout=duration + 120,
                    stdout=subprocess.DEVNULL, stderr=open(work / "locust.log", "w"))  # noqa: SIM115
+    samples: dict[tuple[str, str], list[float]] = {}  # (method, name) -> milliseconds
+    with open(env["LOADTEST_SAMPLES"]) as handle:
+        for line in handle:
+            method, name, milliseconds = line.rstrip("\n").split("\t")
+            samples.setdefault((method, name), []).append(float(milliseconds))
+    samples[("", "Aggregated")] = [ms for times in list(samples.values()) for ms in times]
     rows = []
     with open(f"{prefix}_stats.csv") as handle:
         for row in csv.DictReader(handle):
+            figures = percentiles(samples.get((row["Type"], row["Name"]), []))
             rows.append({
                 "method": row["Type"], "name": row["Name"],
                 "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"] or 0),
-                "p95_ms": float(row["95%"] or 0), "p99_ms": float(row["99%"] or 0),
+                "rps": float(row["Requests/s"]), "p50_ms": figures.get("p50", 0.0),
+                "p95_ms": figures.get("p95", 0.0), "p99_ms": figures.get("p99", 0.0),
             })
     meter.stop(next((row["requests"] for row in rows if row["name"] == "Aggregated"),
                     sum(row["requests"] for row in rows)))
@@ -361,10 +363,14 @@ done = function(summary, latency, requests)
     bad = bad + thread:get("other")
   end
   io.write(string.format("STATUS {\\"created\\":%d,\\"other\\":%d}\\n", ok, bad))
-  io.write(string.format("JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"non2xx\\":%d,\\"socket_errors\\":%d,\\"p50_ms\\":%.2f,\\"p95_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
+  io.write(string.format("JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"non2xx\\":%d,\\"socket_errors\\":%d}\\n",
     summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+  -- the latency distribution itself (microseconds and how often), for loadtests/common.py
+  for i = 1, #latency do
+    local microseconds, count = latency(i)
+    io.write(string.format("LATENCY %d %d\\n", microseconds, count))
+  end
 end
 """
 
@@ -425,6 +431,12 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
         log("wrk: first refused answer: " + answer.stderr.strip()[:500])
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
     stats = json.loads(line[5:])
+    latencies = []  # milliseconds, each as often as wrk saw it
+    for line in out.splitlines():
+        if line.startswith("LATENCY "):
+            microseconds, count = line.split()[1:]
+            latencies += [int(microseconds) / 1000] * int(count)
+    figures = percentiles(latencies, digits=2)
     statuses = json.loads(next(line for line in out.splitlines() if line.startswith("STATUS "))[7:])
     seconds = stats["duration_us"] / 1e6
     meter.stop(stats["requests"])
@@ -435,8 +447,8 @@ def run_wrk(base: str, users: dict, duration: int, connections: int, work: Path,
                     "files": sorted(work.glob("wrk-acks.*"))}
     return acknowledged, [{"method": "POST", "name": "/api/v1/scans/child (wrk)", "requests": stats["requests"],
              "failures": max(statuses["other"], stats["non2xx"]) + stats["socket_errors"],
-             "rps": round(stats["requests"] / seconds, 1), "p50_ms": stats["p50_ms"],
-             "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"]}]
+             "rps": round(stats["requests"] / seconds, 1), "p50_ms": figures.get("p50", 0.0),
+             "p95_ms": figures.get("p95", 0.0), "p99_ms": figures.get("p99", 0.0)}]
 
 
 def check_data(db_url: str, acks_path: Path | None, wrk: dict | None = None) -> dict:
@@ -596,7 +608,8 @@ def main() -> None:
             profiler.start()
         acks = work / "acks.jsonl"
         load_env = {**os.environ, "LOADTEST_USERS": str(work / "users.json"),
-                    "LOADTEST_ACKS": str(acks), "LOADTEST_RUN": secrets.token_hex(2).upper()}
+                    "LOADTEST_ACKS": str(acks), "LOADTEST_SAMPLES": str(work / "samples.tsv"),
+                    "LOADTEST_RUN": secrets.token_hex(2).upper()}
         if args.profile == "shift":
             rows = run_locust(server.base, ["StaffUser", "SupervisorUser", "AdminUser"], users,
                               duration, work, load_env, meter)

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 from flask import g
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
@@ -168,3 +168,28 @@ def supervisor(make_user):
 @pytest.fixture
 def admin(make_user):
     return make_user("ada", "admin")
+
+
+@pytest.fixture
+def boss(client, login_as, supervisor):
+    """The test client logged in as a supervisor (imports, corrections)."""
+    login_as(supervisor)
+    return supervisor
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """A fresh, empty PostgreSQL database beside the test database (dropped afterwards)."""
+    import psycopg
+
+    server = make_url(normalise_database_url(TEST_DATABASE_URL))
+    name = f"{server.database}_mig"
+    conninfo = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

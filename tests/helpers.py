@@ -1,6 +1,8 @@
 """Helpers shared by the tests, imported by name (`from tests.helpers import ...`); fixtures
-live in conftest.py only. Constants of the test run, logging in, data factories that go
-through the real services, whole-database snapshots, CSRF tokens from pages."""
+live in conftest.py only, and no test module imports another. Constants of the test run,
+logging in, data factories that go through the real services, whole-database snapshots,
+the bag invariants, the security headers, CSRF tokens from pages. What one feature's tests
+share lives beside them in tests/<feature>/support.py."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy import select, text, update
 import async_handler
 from app.extensions import db
 from app.models import AuditEvent, Bag, ScanEvent
+from app.scanning.invariants import broken_invariants
 from app.scanning import services as scanning
 from app.scanning.transaction import run_scan
 
@@ -202,3 +205,29 @@ def csrf_login(client, username: str, password: str = PASSWORD) -> str:
 def plain_login(client, role: str) -> None:
     if role != "anonymous":
         assert log_in(client, f"the-{role}", PASSWORD).status_code == 302
+
+
+# --- checks every feature's tests make ---------------------------------------------------
+
+def check_invariants(session=None) -> None:
+    """Assert the bag invariants of DESIGN.md section 3 (app/scanning/invariants.py):
+    every parent's child_count equals its number of children and is <= capacity;
+    no code is both a parent and a child; a child's parent is a parent; a child's status
+    agrees with its parent_id."""
+    broken = broken_invariants(session or db.session)
+    assert broken == {}, f"invariants broken (rows per invariant): {broken}"
+
+
+def assert_security_headers(response):
+    csp = response.headers["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:]
+                  for part in (p.strip() for p in csp.split(";")) if part}
+    script_src = directives.get("script-src", directives.get("default-src"))
+    assert script_src is not None
+    assert "'unsafe-inline'" not in script_src
+    assert "'unsafe-eval'" not in script_src
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] in {"same-origin", "no-referrer",
+                                                   "strict-origin-when-cross-origin"}
+    assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", response.headers["X-Request-ID"])

@@ -1,8 +1,9 @@
+from flask_login import login_required
+
 from app.api import bp
 from app.api.helpers import json_response
 from app.errors import error_response
-from app.jobs.routes import visible_job
-from flask_login import login_required
+from app.jobs.services import visible_job
 
 
 @bp.get("/jobs/<int:job_id>")

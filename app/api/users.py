@@ -11,13 +11,12 @@ from app.auth.services import AccountError
 from app.errors import error_response
 from app.extensions import db
 from app.users import services
-from app.users.routes import status_for
 
 
 def _refusal(error: AccountError):
     db.session.rollback()
     details = {"field": error.field} if error.field else {}
-    return error_response(status_for(error), error.code, error.message, **details)
+    return error_response(error.status, error.code, error.message, **details)
 
 
 @bp.get("/users")

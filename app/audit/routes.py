@@ -3,10 +3,9 @@
 from flask import Blueprint, render_template, request
 
 from app.audit.forms import AuditFilterForm
-from app.audit.services import AuditPage, AuditQueryError, list_audit_events
+from app.audit.services import ACTIONS, AuditPage, AuditQueryError, list_audit_events
 from app.auth.decorators import role_required
 from app.errors import error_response
-from app.users.services import ACTIONS
 
 bp = Blueprint("audit", __name__)
 

@@ -16,6 +16,17 @@ from app.extensions import db
 from app.models import AuditEvent, User
 from app.security import current_request_id
 
+# The account actions (app/users/services.py writes them; the /audit page filters on them).
+USER_CREATE = "user.create"
+USER_UPDATE = "user.update"
+USER_DEACTIVATE = "user.deactivate"
+USER_REACTIVATE = "user.reactivate"
+USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105  (an action name)
+USER_LOGOUT_EVERYWHERE = "user.logout_everywhere"
+ACCOUNT_PASSWORD_CHANGE = "account.password_change"  # noqa: S105
+ACTIONS = (USER_CREATE, USER_UPDATE, USER_DEACTIVATE, USER_REACTIVATE, USER_PASSWORD_RESET,
+           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE)
+
 
 def record_audit(actor: User | None, action: str, target_type: str, target: str,
                  before: dict | None = None, after: dict | None = None) -> AuditEvent:

@@ -42,12 +42,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 
-import async_handler
+from app.jobs import queue
 from app.imports.report import COUNT_KEYS, FIRST_ERRORS, report_cell, summary_message
 from app.imports.scratch import BagState, DryRunMemory, slices, spooled_content
 from app.imports.upload import JOB_KIND, earlier_import, upload_gone_message
 from app.imports.writes import BAGS, ChunkWriter, LostRace, insert_ignoring_conflict
-from app.unit_of_work import is_busy
+from app.errors import is_busy
 from app.audit.services import record_audit
 from app.extensions import db
 from app.imports import parsing
@@ -84,20 +84,20 @@ class ChunkWork:
     events: list[dict] = field(default_factory=list)
 
 
-@async_handler.job_handler(JOB_KIND)
-def run_import_job(context: async_handler.JobContext) -> dict:
+@queue.job_handler(JOB_KIND)
+def run_import_job(context: queue.JobContext) -> dict:
     import_id = context.params.get("import_id")
     dry_run = bool(context.params.get("dry_run"))
     record = db.session.get(Import, import_id)
     if record is None:
-        raise async_handler.JobError("The uploaded file is gone. Upload it again.")
+        raise queue.JobError("The uploaded file is gone. Upload it again.")
     user = db.session.get(User, context.created_by_id) if context.created_by_id else None
     if user is None:
-        raise async_handler.JobError("The user who started this import is gone. Upload the "
+        raise queue.JobError("The user who started this import is gone. Upload the "
                                      "file again.")
     current = record.check_job_id if dry_run else record.import_job_id
     if current != context.job_id:  # an older attempt, taken up again after a newer one began
-        raise async_handler.JobError(f"This file's {'dry run' if dry_run else 'import'} was "
+        raise queue.JobError(f"This file's {'dry run' if dry_run else 'import'} was "
                                      f"started again as job {current}; follow that one.")
     # Finished before the worker died: the summary is already stored.
     if dry_run and record.check_result is not None:
@@ -105,7 +105,7 @@ def run_import_job(context: async_handler.JobContext) -> dict:
     if not dry_run and record.import_result:
         return record.import_result
     if record.content_purged_at is not None:  # the purge never takes a queued job's file
-        raise async_handler.JobError(upload_gone_message(record))
+        raise queue.JobError(upload_gone_message(record))
     db.session.commit()
     return ImportRun(record, user, context, dry_run).execute()
 
@@ -160,7 +160,7 @@ class ImportRun:
                 db.session.execute(delete(ImportReportPart)
                                    .where(ImportReportPart.job_id == self.job_id))
                 db.session.commit()
-            raise async_handler.JobError(exc.message) from None
+            raise queue.JobError(exc.message) from None
         finally:
             if self.memory is not None:
                 self.memory.close()
@@ -196,7 +196,7 @@ class ImportRun:
                             self.job_id, units[0].first_row, units[-1].last_row,
                             exc.__class__.__name__, attempt)
                 if attempt == CHUNK_ATTEMPTS:
-                    raise async_handler.JobError(
+                    raise queue.JobError(
                         f"Rows {units[0].first_row} to {units[-1].last_row} kept colliding "
                         "with scans of the same bags. The rows before them are imported; "
                         "confirm the import again to do the rest.") from None

@@ -1,5 +1,5 @@
 """Import pages (supervisor+): upload a file, follow its dry run, confirm, follow the
-import, download the per-row reports. The work runs as background jobs (async_handler)."""
+import, download the per-row reports. The work runs as background jobs (app/jobs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
                    stream_with_context, url_for)
 from flask_login import current_user
 
-import async_handler
 from app.auth.decorators import role_required
 from app.errors import error_response
 from app.extensions import db
@@ -16,6 +15,7 @@ from app.imports import upload as uploads
 from app.imports.forms import ConfirmForm, UploadForm
 from app.imports.parsing import FileRefused
 from app.imports.upload import ImportRefused
+from app.jobs.runner import wake
 from app.models import Job, User
 from app.models.imports import Import
 from app.models.job import SUCCEEDED
@@ -59,7 +59,7 @@ def upload_import():
         form.file.errors.append(exc.message)
         return _index(form, 422)
     db.session.commit()
-    async_handler.wake()
+    wake()
     flash(f"{record.filename} is uploaded. Its dry run is checking every row: nothing is "
           "imported until you confirm.", "info")
     return redirect(url_for("imports.show_import", import_id=record.id))
@@ -94,7 +94,7 @@ def confirm_import(import_id: int):
         flash(exc.message, "warning")
         return redirect(url_for("imports.show_import", import_id=import_id))
     db.session.commit()
-    async_handler.wake()
+    wake()
     flash(f"The import is running as job {job.id}.", "info")
     return redirect(url_for("imports.show_import", import_id=import_id))
 

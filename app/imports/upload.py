@@ -14,8 +14,8 @@ from sqlalchemy import (or_, select)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
-import async_handler
-from app.unit_of_work import is_busy
+from app.jobs import queue
+from app.errors import is_busy
 from app.domain import DomainError
 from app.extensions import db
 from app.imports import parsing
@@ -57,7 +57,7 @@ def store_upload(user: User, filename: str | None, content: bytes) -> Import:
                     content=content)
     db.session.add(record)
     db.session.flush()
-    job = async_handler.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": True}, user)
+    job = queue.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": True}, user)
     db.session.flush()
     record.check_job_id = job.id
     return record
@@ -82,7 +82,7 @@ def confirm_import(user: User, import_id: int) -> Job:
                 "page; to import the file again, upload it again.", 409)
     if record.content_purged_at is not None:
         raise ImportRefused("upload_gone", upload_gone_message(record), 410)
-    job = async_handler.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": False}, user)
+    job = queue.enqueue(JOB_KIND, {"import_id": record.id, "dry_run": False}, user)
     db.session.flush()
     record.import_job_id = job.id
     return job
@@ -183,7 +183,7 @@ def _purge_upload(import_id: int, cutoff: datetime, now: datetime) -> int | None
     return record.size
 
 
-@async_handler.chore("purge_import_uploads", every_seconds=PURGE_EVERY_SECONDS)
+@queue.chore("purge_import_uploads", every_seconds=PURGE_EVERY_SECONDS)
 def purge_uploads_chore() -> None:
     purge_uploads()
 

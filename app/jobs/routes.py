@@ -5,23 +5,16 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-import async_handler
 from app.auth.decorators import role_required
 from app.auth.forms import EmptyForm
 from app.extensions import db
+from app.jobs.queue import enqueue
+from app.jobs.runner import wake
+from app.jobs.services import visible_job
 from app.models import Job
+from app.scanning.jobs import VERIFY_BAGS
 
 bp = Blueprint("jobs", __name__)
-
-
-def visible_job(job_id: int) -> Job | None:
-    """A job its creator, a supervisor or an admin may see."""
-    job = db.session.get(Job, job_id)
-    if job is None:
-        return None
-    if job.created_by_id != current_user.id and not current_user.has_role("supervisor"):
-        return None
-    return job
 
 
 @bp.get("/jobs")
@@ -48,8 +41,8 @@ def show_job(job_id: int):
 @bp.post("/jobs/verify-bags")
 @role_required("supervisor")
 def start_verify_bags():
-    job = async_handler.enqueue("verify_bags", {}, current_user)
+    job = enqueue(VERIFY_BAGS, {}, current_user)
     db.session.commit()
-    async_handler.wake()
+    wake()
     flash(f"Check of every parent's count started as job {job.id}.", "info")
     return redirect(url_for("jobs.show_job", job_id=job.id))

@@ -20,8 +20,7 @@ from app.rules.codes import CodeError, normalise_code
 from app.scanning import corrections
 from app.unit_of_work import run
 
-# cli_group=None: `flask --app main seed-bags N`, beside the other top-level commands.
-bp = Blueprint("lookup", __name__, cli_group=None)
+bp = Blueprint("lookup", __name__)
 
 CORRECTION_FORMS = {"unlink": UnlinkForm, "move": MoveForm, "complete": CompleteForm,
                     "reopen": ReopenForm, "delete": DeleteForm}
@@ -120,10 +119,7 @@ def _export_name(extension: str) -> str:
 @bp.get("/bags/export.csv")
 @role_required("supervisor")
 def export_csv():
-    try:
-        filters = queries.parse_filters(request.args, paginate=False)
-    except DomainError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+    filters = queries.parse_filters(request.args, paginate=False)  # refusals: the handler's
     chunks = exports.csv_chunks(queries.iter_export_rows(filters))
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition":
@@ -133,10 +129,7 @@ def export_csv():
 @bp.get("/bags/export.xlsx")
 @role_required("supervisor")
 def export_xlsx():
-    try:
-        filters = queries.parse_filters(request.args, paginate=False)
-    except DomainError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+    filters = queries.parse_filters(request.args, paginate=False)
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
     try:
         exports.write_xlsx(queries.iter_export_rows(filters), handle)
@@ -215,5 +208,3 @@ def reopen_bag(code):
 def delete_bag(code):
     return _correct("delete", code, corrections.delete_bag)
 
-
-from app.lookup import seed  # noqa: E402,F401  (registers `seed-bags` on bp.cli)

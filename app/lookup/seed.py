@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import click
-from flask import current_app
 from sqlalchemy import func, insert, select, text
 
 from app.extensions import db
-from app.lookup.routes import bp
-from app.models import Bag, ScanEvent, User
+from app.models import Bag, ScanEvent
 from app.models.types import utcnow
 
 CHILD_PREFIX = "C"  # seeded children: C + 9 digits, a valid child code of its own range
@@ -128,6 +126,22 @@ def seed_bags(count: int, *, capacity: int, user_ids: list[int], days: float,
         clock += step
         return clock
 
+    def add_child(parent_id: int, user: int, linked: bool) -> datetime:
+        """A child scanned into the parent; one that is not `linked` is undone at once."""
+        nonlocal child_number, next_id
+        child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
+        child_number += 1
+        at = tick()
+        bags.append((next_id, child_code, "child", "linked" if linked else "unlinked", None,
+                     None, parent_id if linked else None, at if linked else None, at, user))
+        events.append((at, user, "child_scan", "accepted", "linked", child_code, next_id,
+                       parent_id))
+        if not linked:
+            events.append((at + step / 2, user, "undo", "accepted", "unlinked", child_code,
+                           next_id, parent_id))
+        next_id += 1
+        return at
+
     produced = 0
     while produced < count:
         remaining = count - produced - 1  # room for children after the parent
@@ -148,25 +162,9 @@ def seed_bags(count: int, *, capacity: int, user_ids: list[int], days: float,
         events.append((at, user, "parent_scan", "accepted", "parent_created", code,
                        parent_id, parent_id))
         for _ in range(loose):  # scanned in, then taken out again: a loose bag
-            child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
-            child_number += 1
-            at = tick()
-            bags.append((next_id, child_code, "child", "unlinked", None, None, None, None,
-                         at, user))
-            events.append((at, user, "child_scan", "accepted", "linked", child_code,
-                           next_id, parent_id))
-            events.append((at + step / 2, user, "undo", "accepted", "unlinked", child_code,
-                           next_id, parent_id))
-            next_id += 1
+            add_child(parent_id, user, linked=False)
         for _ in range(fill):
-            child_code = f"{CHILD_PREFIX}{child_number:0{CHILD_DIGITS}d}"
-            child_number += 1
-            at = tick()
-            bags.append((next_id, child_code, "child", "linked", None, None, parent_id, at,
-                         at, user))
-            events.append((at, user, "child_scan", "accepted", "linked", child_code,
-                           next_id, parent_id))
-            next_id += 1
+            at = add_child(parent_id, user, linked=True)
         if complete:
             events.append((at, user, "complete", "accepted", "auto_completed", code,
                            parent_id, parent_id))
@@ -204,33 +202,3 @@ def analyse() -> None:
     else:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-
-
-@bp.cli.command("seed-bags")
-@click.argument("count", type=click.IntRange(1, 6_000_000))
-@click.option("--capacity", type=click.IntRange(1, 1000), default=None,
-              help="Children per parent (default: DEFAULT_PARENT_CAPACITY).")
-@click.option("--days", type=click.FloatRange(0.01, 3650), default=90, show_default=True,
-              help="Spread the creation times over the last DAYS days.")
-@click.option("--seed", "random_seed", default=1, show_default=True,
-              help="Random seed, for a repeatable set.")
-def seed_bags_command(count: int, capacity: int | None, days: float, random_seed: int):
-    """Seed COUNT bags (parents with children) and their scan events, quickly."""
-    user_ids = list(db.session.scalars(
-        select(User.id).where(User.is_active.is_(True)).order_by(User.id)))
-    if not user_ids:
-        raise SeedError("No active user exists to have scanned them. "
-                        "Create one first with `flask --app main users create`.")
-    capacity = capacity or current_app.config["DEFAULT_PARENT_CAPACITY"]
-    try:
-        report = seed_bags(count, capacity=capacity, user_ids=user_ids, days=days,
-                           rng=random.Random(random_seed),
-                           progress=lambda n: click.echo(f"  {n:,} / {count:,} bags", err=True))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    analyse()
-    click.echo(f"Seeded {count:,} bags: {report.parents:,} parents, {report.linked:,} linked "
-               f"and {report.loose:,} loose children, {report.events:,} scan events, in "
-               f"{report.seconds:.1f} s. Child counts checked.")

@@ -15,7 +15,7 @@ FAILED = "failed"
 
 
 class Job(db.Model):
-    """A durable background job (imports, large exports, recounts), run by async_handler."""
+    """A durable background job (imports, large exports, recounts), run by app/jobs/runner.py."""
 
     __tablename__ = "jobs"
     __table_args__ = (

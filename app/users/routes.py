@@ -21,15 +21,6 @@ from app.users.forms import (ChangePasswordForm, CreateUserForm, DeactivateForm,
 
 bp = Blueprint("users", __name__)
 
-# Refusals that are about the state of things, not the input.
-CONFLICT_CODES = {"last_admin", "own_account", "username_taken"}
-ERROR_STATUS = {"user_not_found": 404, "forbidden": 403}
-
-
-def status_for(error: AccountError) -> int:
-    return ERROR_STATUS.get(error.code, 409 if error.code in CONFLICT_CODES else 422)
-
-
 def _actor():
     return current_user._get_current_object()
 
@@ -76,7 +67,7 @@ def new_user():
             except AccountError as error:
                 db.session.rollback()
                 _show_errors(form, error)
-                return render_template("users/new.html", form=form), status_for(error)
+                return render_template("users/new.html", form=form), error.status
             if generated:
                 return _show_password_once(user, generated, created=True)
             flash(f"User {user.username} created with the password you typed.", "success")
@@ -142,7 +133,7 @@ def edit_user(username):
     except AccountError as error:
         db.session.rollback()
         _show_field_error(form, error)
-        return _render_user(user, status_for(error), error=error.message, edit_form=form)
+        return _render_user(user, error.status, error=error.message, edit_form=form)
     flash(f"Saved {user.username}.", "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
@@ -169,56 +160,52 @@ def reset_password(username):
     except AccountError as error:
         db.session.rollback()
         _show_field_error(form, error)
-        return _render_user(user, status_for(error), error=error.message, reset_form=form)
+        return _render_user(user, error.status, error=error.message, reset_form=form)
     if generated:
         return _show_password_once(user, generated, created=False)
     flash(f"Password of {user.username} reset; their sessions have ended.", "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
 
-def _button_action(username: str, form_class, prefix: str, change, done: str):
-    """The bare-button changes: deactivate, reactivate, log out everywhere."""
-    user = _load(username)
-    form = form_class(prefix=prefix)
-    if not form.validate():
-        return _render_user(user, 400, error="The form could not be read. Try again.")
-    try:
-        change(user)
-        db.session.commit()
-    except AccountError as error:
-        db.session.rollback()
-        return _render_user(user, status_for(error), error=error.message)
-    if user.id == current_user.id:
-        login_user(user)  # the session version moved on: keep this session, end the others
-    flash(done.format(username=user.username), "success")
-    return redirect(url_for("users.show_user", username=user.username), 303)
+def _button(form_class, prefix: str, change, done: str):
+    """The view of a bare-button change: validate the form, make the change, commit, and go
+    back to the user's page; a refusal is shown on that page."""
+
+    @role_required("admin")
+    def view(username):
+        user = _load(username)
+        if not form_class(prefix=prefix).validate():
+            return _render_user(user, 400, error="The form could not be read. Try again.")
+        try:
+            change(user)
+            db.session.commit()
+        except AccountError as error:
+            db.session.rollback()
+            return _render_user(user, error.status, error=error.message)
+        if user.id == current_user.id:
+            login_user(user)  # the session version moved on: keep this session, end the others
+        flash(done.format(username=user.username), "success")
+        return redirect(url_for("users.show_user", username=user.username), 303)
+
+    return view
 
 
-@bp.post("/users/<username>/deactivate")
-@role_required("admin")
-def deactivate_user(username):
-    return _button_action(
-        username, DeactivateForm, "deactivate",
-        lambda user: services.update_user(_actor(), user, {"is_active": False}),
-        "{username} is deactivated and logged out everywhere.")
-
-
-@bp.post("/users/<username>/reactivate")
-@role_required("admin")
-def reactivate_user(username):
-    return _button_action(
-        username, ReactivateForm, "reactivate",
-        lambda user: services.update_user(_actor(), user, {"is_active": True}),
-        "{username} is active again and can log in.")
-
-
-@bp.post("/users/<username>/logout-everywhere")
-@role_required("admin")
-def end_user_sessions(username):
-    return _button_action(
-        username, EndSessionsForm, "sessions",
-        lambda user: services.log_out_everywhere(_actor(), user),
-        "Every session of {username} has ended.")
+# The bare-button changes: the end of the URL -> the endpoint, the form (its prefix on the
+# page), the change, and the flash once it is done.
+BUTTONS = {
+    "deactivate": ("deactivate_user", DeactivateForm, "deactivate",
+                   lambda user: services.update_user(_actor(), user, {"is_active": False}),
+                   "{username} is deactivated and logged out everywhere."),
+    "reactivate": ("reactivate_user", ReactivateForm, "reactivate",
+                   lambda user: services.update_user(_actor(), user, {"is_active": True}),
+                   "{username} is active again and can log in."),
+    "logout-everywhere": ("end_user_sessions", EndSessionsForm, "sessions",
+                          lambda user: services.log_out_everywhere(_actor(), user),
+                          "Every session of {username} has ended."),
+}
+for path, (endpoint, form_class, prefix, change, done) in BUTTONS.items():
+    bp.add_url_rule(f"/users/<username>/{path}", endpoint,
+                    _button(form_class, prefix, change, done), methods=["POST"])
 
 
 # --- one's own account ------------------------------------------------------------------------
@@ -245,7 +232,7 @@ def show_account():
         except AccountError as error:
             db.session.rollback()
             _show_errors(form, error)
-            return render_template("users/account.html", form=form), status_for(error)
+            return render_template("users/account.html", form=form), error.status
         login_user(user)  # this session carries the new version; every other one has ended
         flash("Your password is changed. Your other sessions have ended.", "success")
         return redirect(url_for("users.show_account"), 303)

@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.services import record_audit
+from app.audit.services import (ACCOUNT_PASSWORD_CHANGE, USER_CREATE, USER_DEACTIVATE,
+                                USER_LOGOUT_EVERYWHERE, USER_PASSWORD_RESET, USER_REACTIVATE,
+                                USER_UPDATE, record_audit)
 from app.auth.passwords import generate_password, hash_password, verify_password
 from app.auth.services import (AccountError, create_user, end_sessions, find_user,
                                normalise_username, validate_new_password)
@@ -32,17 +34,6 @@ MAX_DISPLAY_NAME = 120
 EDITABLE_FIELDS = ("display_name", "role", "is_active", "password")
 CREATE_FIELDS = ("username", "role", "password", "display_name")
 RESERVED_USERNAMES = frozenset({"new"})  # /users/new is the creation page
-
-# Audit actions written here (the /audit page filters on them).
-USER_CREATE = "user.create"
-USER_UPDATE = "user.update"
-USER_DEACTIVATE = "user.deactivate"
-USER_REACTIVATE = "user.reactivate"
-USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105  (an action name)
-USER_LOGOUT_EVERYWHERE = "user.logout_everywhere"
-ACCOUNT_PASSWORD_CHANGE = "account.password_change"  # noqa: S105
-ACTIONS = (USER_CREATE, USER_UPDATE, USER_DEACTIVATE, USER_REACTIVATE, USER_PASSWORD_RESET,
-           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE)
 
 
 def profile(user: User) -> dict:

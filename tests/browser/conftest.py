@@ -1,19 +1,17 @@
 """Browser tests: Debian's Chromium (never a browser downloaded by the test tool), driven by
 Playwright, against the app served by a real HTTP server thread. Screenshots go to
-test-artifacts/. Without Chromium these tests skip with the reason, unless REQUIRE_BROWSER=1
-(CI), which turns that into a failure."""
+test-artifacts/ (tests/browser/support.py). Without Chromium these tests skip with the
+reason, unless REQUIRE_BROWSER=1 (CI), which turns that into a failure."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
@@ -73,18 +71,3 @@ def _collect(page, message) -> None:
     if message.text.startswith("Failed to load resource") and "/api/" in message.location.get("url", ""):
         return
     page.problems.append(message.text)
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def log_in_page(page, base_url: str, username: str, password: str) -> None:
-    page.goto(base_url + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_url(lambda url: "/login" not in url)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.dashboard import routes as dashboard_routes
-from tests.browser.conftest import log_in_page, screenshot
+from tests.browser.support import log_in_page, screenshot
 from tests.helpers import PASSWORD
 
 STATS = "**/api/v1/dashboard/stats"

@@ -3,10 +3,10 @@ confirms, and sees the import's outcome; the pages at 1280 and 360 px, with no c
 errors or CSP violations. A job runner thread runs the jobs, as in a gunicorn worker."""
 
 import pytest
-from tests.imports.test_imports import SHEET, xlsx
+from tests.imports.support import SHEET, xlsx
 
 import async_handler
-from tests.browser.conftest import log_in_page, screenshot
+from tests.browser.support import log_in_page, screenshot
 from tests.helpers import PASSWORD
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Bag, ScanEvent
-from tests.browser.conftest import log_in_page, screenshot
+from tests.browser.support import log_in_page, screenshot
 from tests.helpers import PASSWORD
 
 READ_QUEUE = """() => new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 """A scanner's shift end to end in Chromium: login, a parent filled to 30 / 30 with the
 completion sound and colour, a conflict, Undo last; the input never loses focus."""
 
-from tests.browser.conftest import log_in_page, screenshot
+from tests.browser.support import log_in_page, screenshot
 from tests.helpers import PASSWORD
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from tests.browser.conftest import log_in_page, screenshot
+from tests.browser.support import log_in_page, screenshot
 from tests.helpers import PASSWORD
 
 

@@ -19,7 +19,6 @@ from app.extensions import db
 from app.models import Bag, ScanEvent
 from app.models.events import ScanCount
 from tests.helpers import ON_POSTGRES, pg_only
-from tests.runtime.test_migrations import empty_postgres_url  # noqa: F401  (a fixture)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 

@@ -3,7 +3,7 @@ that plays a worker killed in the middle of it."""
 
 import time
 
-from async_handler import job_handler
+from app.jobs.queue import job_handler
 
 
 @job_handler("test_slow")

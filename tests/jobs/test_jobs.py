@@ -1,5 +1,6 @@
-"""async_handler: durable jobs, the concurrency cap, recovery of jobs whose runner died,
-and the gate on heavy requests."""
+"""Background jobs (app/jobs/, reached here through async_handler as processes reach it):
+durable jobs, the concurrency cap, recovery of jobs whose runner died, and the gate on heavy
+requests."""
 
 import os
 import signal

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, Bag, ScanEvent
 from tests.helpers import PASSWORD
 from tests.helpers import audit_rows, bag, events_for, fill_parent
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 
 def post(client, path: str, **body):

@@ -397,7 +397,7 @@ def test_seed_bags_adds_exactly_n_consistent_bags_with_their_events(runner, staf
     from sqlalchemy import text
 
     from app.models import ScanEvent
-    from tests.scanning.test_scan_api import check_invariants
+    from tests.helpers import check_invariants
 
     first = runner.invoke(args=["seed-bags", "500", "--days", "2"])
     second = runner.invoke(args=["seed-bags", "300", "--capacity", "4", "--seed", "9"])

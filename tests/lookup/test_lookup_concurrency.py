@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, Bag, ScanEvent
 from tests.helpers import log_in, pg_only
 from tests.helpers import bag, fill_parent
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 ROUNDS = 50
 

@@ -48,9 +48,8 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine
 
-from tests.runtime.test_production_runtime import (free_port, production_env, stop, wait_ready,
-                                           wait_workers)
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
+from tests.runtime.support import free_port, production_env, stop, wait_ready, wait_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"

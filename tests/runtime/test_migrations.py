@@ -10,13 +10,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import create_app
-from app.config import PROJECT_ROOT, normalise_database_url
+from app.config import PROJECT_ROOT
 from app.extensions import db
-from tests.helpers import TEST_DATABASE_URL, pg_only
+from tests.helpers import pg_only
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 TABLES = {"users", "bags", "scan_events", "audit_events"}
@@ -87,23 +87,6 @@ def check_child_count_trigger() -> None:
 
 def test_upgrade_downgrade_upgrade_on_empty_sqlite(tmp_path):
     round_trip(f"sqlite:///{tmp_path / 'empty.db'}")
-
-
-@pytest.fixture
-def empty_postgres_url():
-    import psycopg
-
-    server = make_url(normalise_database_url(TEST_DATABASE_URL))
-    name = f"{server.database}_mig"
-    conninfo = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pg_only

@@ -7,12 +7,8 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,69 +20,10 @@ import pytest
 import redis
 
 from tests.helpers import pg_only
+from tests.runtime.support import (REDIS_URL, database_sockets, free_port, production_env, stop, wait_ready, wait_workers)
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/6"
 pytestmark = pg_only
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def plain_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def production_env(database_url: str, port: int, **extra) -> dict:
-    return {
-        **os.environ, "APP_ENV": "production", "DATABASE_URL": plain_url(database_url),
-        "SECRET_KEY": secrets.token_hex(32), "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "SESSION_COOKIE_SECURE": "0", "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "JOB_RUNNER_THREADS": "0", "REQUEST_LOG": "0", "GUNICORN_ACCESSLOG": "",
-        **extra,
-    }
-
-
-def wait_ready(base: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"server exited with {process.returncode}"
-        try:
-            with urllib.request.urlopen(base + "/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise AssertionError("the server did not become ready in time")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def wait_workers(pid: int, count: int, seconds: float = 30) -> list:
-    """The workers boot one after another; the first may answer before the last is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        children = psutil.Process(pid).children()
-        if len(children) >= count or time.monotonic() > deadline:
-            return children
-        time.sleep(0.2)
-
-
-def database_sockets(pid: int) -> int:
-    return sum(1 for conn in psutil.Process(pid).net_connections(kind="tcp")
-               if conn.raddr and conn.raddr.port == 5432)
 
 
 @pytest.fixture

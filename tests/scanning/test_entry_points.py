@@ -22,7 +22,7 @@ from app.rules.codes import normalise_code
 from app.scanning import services as scanning
 from app.scanning.transaction import run_scan
 from tests.helpers import PASSWORD
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 CAPACITY = 3
 ENTRY_POINTS = ("form", "api", "import", "replay")

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from app.extensions import db
 from tests.helpers import PASSWORD, pg_only
 from tests.scanning.support import child_scan, fill, ok, parent_scan, undo
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 
 def station(app, user):

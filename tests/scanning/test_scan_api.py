@@ -2,7 +2,7 @@
 
 Every refusal must leave the database exactly as it was apart from one new scan_events row
 (outcome 'rejected', result = the error code). The invariants of section 3 are checked by
-SQL after each test (check_invariants, also used by test_scan_concurrency.py)."""
+SQL after each test (check_invariants, in tests/helpers.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from app.scanning.invariants import broken_invariants
+from tests.helpers import check_invariants
 from tests.scanning.support import (child_scan, complete, fill, ok, parent_scan, reopen,
                                     undo)
 
@@ -21,17 +21,6 @@ CHILD_PATTERN = r"^[A-Z0-9]{4,20}$"
 NON_STRING_CODES = [16586, 16586.5, 0, True, False, None, ["0016586"], [], {"code": "0016586"}, {}]
 NON_STRING_IDS = ["int", "float", "zero", "true", "false", "null", "list", "empty-list",
                   "object", "empty-object"]
-
-
-# --- invariant checker (DESIGN.md section 3) -----------------------------------------------
-
-def check_invariants(session=None) -> None:
-    """Assert the bag invariants of DESIGN.md section 3 (app/scanning/invariants.py):
-    every parent's child_count equals its number of children and is <= capacity;
-    no code is both a parent and a child; a child's parent is a parent; a child's status
-    agrees with its parent_id."""
-    broken = broken_invariants(session or db.session)
-    assert broken == {}, f"invariants broken (rows per invariant): {broken}"
 
 
 # --- database snapshots ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tests.helpers import log_in, pg_only
 from sqlalchemy import text
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 from app.extensions import db
 

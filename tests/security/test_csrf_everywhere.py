@@ -10,7 +10,8 @@ import pytest
 from app.extensions import csrf
 from tests.helpers import (assert_unchanged, build_world, csrf_login,
                                  page_csrf_token, snapshot)
-from tests.security.test_access_matrix import ROUTES, UNSAFE_METHODS, answer_matches, send, url_map_routes
+from tests.security.support import (ROUTES, UNSAFE_METHODS, answer_matches, send,
+                                    url_map_routes)
 
 # (rule, method) -> why it may change state without a CSRF token. None today: even /login
 # and /logout check it (login CSRF would log a victim into the attacker's account).

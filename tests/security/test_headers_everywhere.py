@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers import log_in
 from tests.helpers import build_world, plain_login
-from tests.security.test_access_matrix import ROUTES, answer_matches, send
-from tests.security.test_security import assert_security_headers
+from tests.helpers import assert_security_headers
+from tests.security.support import ROUTES, answer_matches, send
 
 GETS = sorted(key for key in ROUTES if key[1] == "GET")
 DEAD_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"

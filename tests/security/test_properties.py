@@ -24,7 +24,7 @@ from app.scanning import services
 from app.rules.codes import MAX_RAW_LENGTH, CodeError, normalise_code
 from app.scanning.services import ScanError
 from app.scanning.transaction import run_scan
-from tests.scanning.test_scan_api import check_invariants
+from tests.helpers import check_invariants
 
 # --- the normaliser ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.config import ConfigError
 from app.security import is_safe_redirect_url
-from tests.helpers import PASSWORD, log_in
+from tests.helpers import PASSWORD, assert_security_headers, log_in
 
 CSRF_MESSAGE = "security token is missing or has expired"
 SECRET_64_HEX = "0123456789abcdef" * 4
@@ -197,21 +197,6 @@ def test_login_page_get_is_not_rate_limited(make_app):
 
 # --- headers -------------------------------------------------------------------------------
 
-def assert_security_headers(response):
-    csp = response.headers["Content-Security-Policy"]
-    directives = {part.split()[0]: part.split()[1:]
-                  for part in (p.strip() for p in csp.split(";")) if part}
-    script_src = directives.get("script-src", directives.get("default-src"))
-    assert script_src is not None
-    assert "'unsafe-inline'" not in script_src
-    assert "'unsafe-eval'" not in script_src
-    assert directives["frame-ancestors"] == ["'none'"]
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] in {"same-origin", "no-referrer",
-                                                   "strict-origin-when-cross-origin"}
-    assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", response.headers["X-Request-ID"])
-
-
 def test_security_headers_on_a_page(client):
     response = client.get("/login")
 
@@ -393,7 +378,7 @@ def production_env(monkeypatch):
 
 
 def _production_config():
-    from production_config import ProductionConfig
+    from app.config import ProductionConfig
 
     return ProductionConfig()
 

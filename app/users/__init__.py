@@ -1,0 +1,1 @@
+"""User management: the /users pages, /account, and their services."""

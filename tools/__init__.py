@@ -1,0 +1,1 @@
+"""Tools for developers and CI that are not part of the app."""
