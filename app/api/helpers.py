@@ -106,18 +106,15 @@ def scan_rate_limit() -> str:
     return current_app.config["SCAN_RATE_LIMIT"]
 
 
-def parse_client_time(value: object) -> datetime | None:
-    """An optional ISO 8601 time with offset from the client (when it scanned offline)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    from app.scanning.services import ScanError
+def parse_client_time(value: object) -> tuple[datetime | None, bool]:
+    """An optional ISO 8601 time with offset from the client (when it scanned offline), and
+    whether it was dropped for lying outside the accepted window (app/timeparse.py)."""
+    from app.models.types import utcnow
+    from app.timeparse import TimeRejected, parse_client_scan_time
 
-    raise ScanError("invalid_scanned_at",
-                    "scanned_at must be an ISO 8601 time with an offset, e.g. 2026-11-28T09:15:00+05:30.")
+    try:
+        return parse_client_scan_time(value, utcnow())
+    except TimeRejected as error:
+        from app.scanning.services import ScanError
+
+        raise ScanError("invalid_scanned_at", error.message) from None

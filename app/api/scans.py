@@ -10,13 +10,16 @@ from app.extensions import limiter
 from app.scanning import services
 from app.scanning.services import ScanError, bag_dict, parent_dict
 from app.scanning.transaction import run_scan
+from app.timeparse import SCANNED_AT_IGNORED
 
 RESULT_STATUS = {"parent_created": 201, "linked": 201}
 scan_limit = limiter.shared_limit(scan_rate_limit, scope="scans", key_func=user_rate_key)
 
 
-def _answer(outcome, include_child: bool = False):
+def _answer(outcome, include_child: bool = False, scanned_at_ignored: bool = False):
     payload = {"result": outcome.result, "parent": parent_dict(outcome.parent, outcome.children)}
+    if scanned_at_ignored:  # the client's time was outside the window: the server's stands
+        payload.update(scanned_at_ignored=True, message=SCANNED_AT_IGNORED)
     if include_child:
         child = outcome.child
         in_parent = child is not None and child.parent_id == outcome.parent.id
@@ -45,7 +48,7 @@ def scan_parent():
 def scan_child():
     try:
         body = json_body(("parent", "code", "scan_id", "station", "scanned_at"))
-        scanned_at = parse_client_time(body.get("scanned_at"))
+        scanned_at, ignored = parse_client_time(body.get("scanned_at"))
         outcome = run_scan(services.scan_child, current_user, body.get("parent"),
                            body.get("code"), scan_id=body.get("scan_id"),
                            station=station_field(body), scanned_at=scanned_at)
@@ -53,7 +56,7 @@ def scan_child():
         return bad_body_response(error)
     except ScanError as error:
         return scan_error_response(error)
-    return _answer(outcome, include_child=True)
+    return _answer(outcome, include_child=True, scanned_at_ignored=ignored)
 
 
 @bp.post("/scans/undo")

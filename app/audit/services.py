@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.security import current_request_id
+from app.timeparse import parse_stored_time
 
 
 def record_audit(actor: User | None, action: str, target_type: str, target: str,
@@ -62,8 +63,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, event_id = raw.partition("|")
-        created_at = datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None or not event_id.isdigit():
+        created_at = parse_stored_time(stamp)
+        if created_at is None or not event_id.isdigit():
             raise ValueError(raw)
         return created_at, int(event_id)
     except (ValueError, UnicodeDecodeError, binascii.Error):

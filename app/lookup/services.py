@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -21,6 +21,7 @@ from sqlalchemy import (String, any_, bindparam, delete, false, func, literal, o
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
+from app import timeparse
 from app.audit.services import record_audit
 from app.extensions import db
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
@@ -129,23 +130,15 @@ def parse_filters(args: Mapping[str, str], *, paginate: bool = True) -> BagFilte
 
 
 def _is_date(value: str) -> bool:
-    return len(value) == 10 and value[4:5] == "-"
+    return timeparse.is_date(value)
 
 
 def _parse_time(value: str, name: str) -> datetime | None:
-    """A date (YYYY-MM-DD, a UTC day) or an ISO 8601 time with an offset."""
-    if not value:
-        return None
+    """A date (YYYY-MM-DD, a UTC day) or an ISO 8601 time with an offset, in range."""
     try:
-        if _is_date(value):
-            return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise _invalid(name, f"{name} must be a date (2026-11-28) or a time with an offset "
-                             "(2026-11-28T09:15:00+05:30).")
-    return parsed.astimezone(UTC)
+        return timeparse.parse_time(value, name, allow_date=True)
+    except timeparse.TimeRejected as error:
+        raise _invalid(name, error.message) from None
 
 
 def _parse_limit(raw: object) -> int:
@@ -172,8 +165,8 @@ def encode_cursor(created_at: datetime, bag_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         stamp, bag_id = _serializer().loads(cursor)
-        position = datetime.fromisoformat(stamp)
-        if position.tzinfo is None or not isinstance(bag_id, int) or isinstance(bag_id, bool):
+        position = timeparse.parse_stored_time(stamp)
+        if position is None or not isinstance(bag_id, int) or isinstance(bag_id, bool):
             raise ValueError
     except (BadSignature, ValueError, TypeError):
         raise BagError("invalid_cursor",
