@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, jsonify, request
-from flask_login import current_user
+from flask import jsonify, request
 
 from app.errors import error_response
 
@@ -92,18 +91,6 @@ def json_response(payload: dict, status: int = 200):
     response = jsonify(payload)
     response.status_code = status
     return response
-
-
-def user_rate_key() -> str:
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    from flask_limiter.util import get_remote_address
-
-    return f"ip:{get_remote_address()}"
-
-
-def scan_rate_limit() -> str:
-    return current_app.config["SCAN_RATE_LIMIT"]
 
 
 def parse_client_time(value: object) -> tuple[datetime | None, bool]:

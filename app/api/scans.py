@@ -2,18 +2,16 @@ from flask_login import current_user, login_required
 
 from app.api import bp
 from app.api.helpers import (BadRequestBody, bad_body_response, json_body, json_response,
-                             parse_client_time, scan_error_response, scan_rate_limit,
-                             station_field, user_rate_key)
+                             parse_client_time, scan_error_response, station_field)
 from app.auth.decorators import role_required
 from app.errors import error_response
-from app.extensions import limiter
+from app.ratelimits import scan_limit
 from app.scanning import services
 from app.scanning.services import ScanError, bag_dict, parent_dict
 from app.scanning.transaction import run_scan
 from app.timeparse import SCANNED_AT_IGNORED
 
 RESULT_STATUS = {"parent_created": 201, "linked": 201}
-scan_limit = limiter.shared_limit(scan_rate_limit, scope="scans", key_func=user_rate_key)
 
 
 def _answer(outcome, include_child: bool = False, scanned_at_ignored: bool = False):

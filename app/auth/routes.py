@@ -1,4 +1,5 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -7,6 +8,7 @@ from app.auth.forms import EmptyForm, LoginForm
 from app.errors import error_response
 from app.extensions import db, limiter
 from app.observability import security_event
+from app.ratelimits import login_username_key
 from app.security import is_safe_redirect_url
 
 bp = Blueprint("auth", __name__)
@@ -14,8 +16,11 @@ bp = Blueprint("auth", __name__)
 LOGIN_FAILED = "Wrong username or password, or the account is not active. Try again."
 
 
-def _login_username_key() -> str:
-    return "login-user:" + services.normalise_username(request.form.get("username", ""))[:64]
+def rotate_csrf_token() -> None:
+    """A new CSRF token at login: one issued to the anonymous page (which an attacker may
+    have planted or read) is refused from now on (issue 17, finding 7)."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
 
 
 def _attempt_counted() -> bool:
@@ -42,7 +47,7 @@ def index():
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
                key_func=get_remote_address, scope="login-ip")
 @limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
-               key_func=_login_username_key, scope="login-user")
+               key_func=login_username_key, scope="login-user")
 def login():
     if request.method == "POST" and not _attempt_counted():
         security_event("login_refused", reason="rate_limit_store_unavailable")
@@ -61,6 +66,7 @@ def login():
         db.session.commit()
         if user is not None:
             login_user(user)
+            rotate_csrf_token()
             security_event("login", username=user.username)
             target = form.next.data
             return redirect(target if is_safe_redirect_url(target) else _start_page())

@@ -10,6 +10,7 @@ raise BagError with a code; each writes a scan event and an audit event.
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -119,6 +120,8 @@ def parse_filters(args: Mapping[str, str], *, paginate: bool = True) -> BagFilte
         filters.created_to_inclusive = False
     user = text("user").lower()
     if user:
+        if len(user) > 64 or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in user):
+            raise _invalid("user", "user must be a username (letters, digits, dots, dashes).")
         filters.user = user
     if paginate:
         filters.limit = _parse_limit(text("limit"))
@@ -229,9 +232,16 @@ def user_exists(username: str) -> bool:
 
 
 def _prefix_range(column, prefix: str):
-    """Codes that start with `prefix`, as a range of the code index (byte order)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return column >= prefix, column < upper
+    """Codes that start with `prefix`, as a range of the code index (byte order). The
+    upper end is the prefix with its last character raised by one, stepping over the
+    surrogates (no text holds them); a prefix of U+10FFFF has no character above it."""
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return (column >= prefix,)
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return column >= prefix, column < stem[:-1] + chr(following)
 
 
 def _row_dict(row) -> dict:

@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    url_for)
 from flask_login import current_user, login_required, login_user
 
-from app.api.helpers import user_rate_key
+from app.ratelimits import user_rate_key
 from app.audit.services import list_audit_events
 from app.auth.decorators import role_required
 from app.auth.services import AccountError
