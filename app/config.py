@@ -195,6 +195,10 @@ class BaseConfig:
         # one goes as soon as its import succeeds).
         self.IMPORT_UPLOAD_RETENTION_HOURS = env_int("IMPORT_UPLOAD_RETENTION_HOURS", 24,
                                                      minimum=1)
+        # Every uploaded file is parsed in a process of its own with these limits (address
+        # space, processor seconds): app/imports/parse_child.py, docs/SECURITY.md.
+        self.IMPORT_PARSE_MEMORY_MB = env_int("IMPORT_PARSE_MEMORY_MB", 256, minimum=128)
+        self.IMPORT_PARSE_SECONDS = env_int("IMPORT_PARSE_SECONDS", 120, minimum=5)
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.REQUEST_LOG = env_bool("REQUEST_LOG", True)
