@@ -54,6 +54,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}.")
 
 
+def env_roles(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of roles; a variable set to "" is an empty list."""
+    from app.models.user import ROLES
+
+    raw = os.environ.get(name, default)
+    roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ConfigError(f"{name} must list roles among {', '.join(ROLES)} (comma-separated) "
+                          f"or be empty, got {raw!r}.")
+    return roles
+
+
 def env_timezone(name: str, default: str) -> str:
     """An IANA time zone name (Asia/Kolkata, Europe/Berlin, UTC), checked against the
     time zone database now rather than at the first request that needs it."""
@@ -164,6 +177,9 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "60 per minute")
         self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "10 per minute")
         self.SCAN_RATE_LIMIT = env_str("SCAN_RATE_LIMIT", "600 per minute")
+        # Roles that must log in with a second factor (TOTP); empty: none (a trial, a test
+        # server). Set but empty means empty, not the default.
+        self.REQUIRE_2FA_ROLES = env_roles("REQUIRE_2FA_ROLES", "admin")
 
         # argon2id with OWASP's recommended parameters (m=19 MiB, t=2, p=1): each hash holds
         # its memory while it runs, and 4 workers x 2 threads may hash at once at shift start,
@@ -245,6 +261,8 @@ class TestingConfig(BaseConfig):
         self.RATELIMIT_STORAGE_URI = "memory://"
         # Tests drive the job runner themselves (run_once) or start it explicitly.
         self.JOB_RUNNER_AUTOSTART = False
+        # Tests log admins in all over the suite: the two-factor tests switch it on.
+        self.REQUIRE_2FA_ROLES = ()
         # Cheap hashes keep the suite fast; the parameters stay explicit and testable.
         self.PASSWORD_HASH_TIME_COST = 1
         self.PASSWORD_HASH_MEMORY_KIB = 8

@@ -17,12 +17,13 @@ from app.extensions import db, limiter
 from app.users import services
 from app.users.forms import (ChangePasswordForm, CreateUserForm, DeactivateForm, EditUserForm,
                              EndSessionsForm, ReactivateForm, ResetPasswordForm,
-                             UserFilterForm, password_choice_is_clear)
+                             ResetTwoFactorForm, UserFilterForm, password_choice_is_clear)
 
 bp = Blueprint("users", __name__)
 
 # Refusals that are about the state of things, not the input.
-CONFLICT_CODES = {"last_admin", "own_account", "username_taken"}
+CONFLICT_CODES = {"last_admin", "own_account", "username_taken", "own_two_factor",
+                  "no_two_factor"}
 ERROR_STATUS = {"user_not_found": 404, "forbidden": 403}
 
 
@@ -102,6 +103,7 @@ def _page_forms(user, **given):
         "deactivate_form": DeactivateForm(prefix="deactivate", formdata=None),
         "reactivate_form": ReactivateForm(prefix="reactivate", formdata=None),
         "sessions_form": EndSessionsForm(prefix="sessions", formdata=None),
+        "two_factor_form": ResetTwoFactorForm(prefix="twofactor", formdata=None),
     }
     forms.update(given)
     return forms
@@ -210,6 +212,16 @@ def reactivate_user(username):
         username, ReactivateForm, "reactivate",
         lambda user: services.update_user(_actor(), user, {"is_active": True}),
         "{username} is active again and can log in.")
+
+
+@bp.post("/users/<username>/two-factor/reset")
+@role_required("admin")
+def reset_user_two_factor(username):
+    return _button_action(
+        username, ResetTwoFactorForm, "twofactor",
+        lambda user: services.reset_two_factor(_actor(), user),
+        "The second factor of {username} is removed and their sessions have ended; they set "
+        "up a new one at their next login.")
 
 
 @bp.post("/users/<username>/logout-everywhere")

@@ -41,8 +41,11 @@ USER_REACTIVATE = "user.reactivate"
 USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105  (an action name)
 USER_LOGOUT_EVERYWHERE = "user.logout_everywhere"
 ACCOUNT_PASSWORD_CHANGE = "account.password_change"  # noqa: S105
+USER_TWO_FACTOR_RESET = "user.two_factor_reset"
+ACCOUNT_TWO_FACTOR_ENROL = "account.two_factor_enrol"  # written by app/auth/routes.py
 ACTIONS = (USER_CREATE, USER_UPDATE, USER_DEACTIVATE, USER_REACTIVATE, USER_PASSWORD_RESET,
-           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE)
+           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE, USER_TWO_FACTOR_RESET,
+           ACCOUNT_TWO_FACTOR_ENROL)
 
 
 def profile(user: User) -> dict:
@@ -295,3 +298,19 @@ def change_own_password(user: User, current_password: str, new_password: str) ->
     end_sessions(user)
     record_audit(user, ACCOUNT_PASSWORD_CHANGE, "user", user.username, None,
                  {"sessions_ended": True})
+
+
+def reset_two_factor(actor: User, target: User) -> None:
+    """Remove another user's second factor (a lost phone and no recovery code left): their
+    sessions end, and they enrol again at their next login if their role needs it."""
+    from app.auth import two_factor
+
+    if actor.id == target.id:
+        raise AccountError("own_two_factor",
+                           "You cannot reset your own second factor: ask another admin.")
+    if not target.has_two_factor:
+        raise AccountError("no_two_factor",
+                           f"{target.username} has no second factor to reset.")
+    two_factor.reset(target)
+    record_audit(actor, USER_TWO_FACTOR_RESET, "user", target.username,
+                 {"two_factor": True}, {"two_factor": False, "sessions_ended": True})
