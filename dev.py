@@ -61,6 +61,12 @@ def serve(args: list[str]) -> None:
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "5000")
     print(f"TraceTrack on http://{host}:{port}/  (Ctrl+C stops it)", flush=True)
+    if env.get("REQUIRE_2FA_ROLES", "admin").strip():
+        print("Admins log in with a second factor (REQUIRE_2FA_ROLES=admin): at its first "
+              "login the admin is shown a QR code to scan with an authenticator app on a "
+              "phone, types the app's code, and gets ten one-time recovery codes to write "
+              "down. For a trial without it: REQUIRE_2FA_ROLES= python3 dev.py serve",
+              flush=True)
     flask("run", "--host", host, "--port", port, "--no-debugger", "--no-reload", *args, env=env)
 
 

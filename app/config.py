@@ -10,6 +10,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from app.domain import ROLES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,6 +56,17 @@ def env_bool(name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}.")
+
+
+def env_roles(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of roles; a variable set to "" is an empty list."""
+    raw = os.environ.get(name, default)
+    roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ConfigError(f"{name} must list roles among {', '.join(ROLES)} (comma-separated) "
+                          f"or be empty, got {raw!r}.")
+    return roles
 
 
 def env_timezone(name: str, default: str) -> str:
@@ -166,6 +179,9 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "60 per minute")
         self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "10 per minute")
         self.SCAN_RATE_LIMIT = env_str("SCAN_RATE_LIMIT", "600 per minute")
+        # Roles that must log in with a second factor (TOTP); empty: none (a trial, a test
+        # server). Set but empty means empty, not the default.
+        self.REQUIRE_2FA_ROLES = env_roles("REQUIRE_2FA_ROLES", "admin")
 
         # argon2id with OWASP's recommended parameters (m=19 MiB, t=2, p=1): each hash holds
         # its memory while it runs, and 4 workers x 2 threads may hash at once at shift start,
@@ -201,6 +217,10 @@ class BaseConfig:
         # one goes as soon as its import succeeds).
         self.IMPORT_UPLOAD_RETENTION_HOURS = env_int("IMPORT_UPLOAD_RETENTION_HOURS", 24,
                                                      minimum=1)
+        # Every uploaded file is parsed in a process of its own with these limits (address
+        # space, processor seconds): app/imports/parse_child.py, docs/SECURITY.md.
+        self.IMPORT_PARSE_MEMORY_MB = env_int("IMPORT_PARSE_MEMORY_MB", 256, minimum=128)
+        self.IMPORT_PARSE_SECONDS = env_int("IMPORT_PARSE_SECONDS", 120, minimum=5)
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.REQUEST_LOG = env_bool("REQUEST_LOG", True)
@@ -247,6 +267,8 @@ class TestingConfig(BaseConfig):
         self.RATELIMIT_STORAGE_URI = "memory://"
         # Tests drive the job runner themselves (run_once) or start it explicitly.
         self.JOB_RUNNER_AUTOSTART = False
+        # Tests log admins in all over the suite: the two-factor tests switch it on.
+        self.REQUIRE_2FA_ROLES = ()
         # Cheap hashes keep the suite fast; the parameters stay explicit and testable.
         self.PASSWORD_HASH_TIME_COST = 1
         self.PASSWORD_HASH_MEMORY_KIB = 8

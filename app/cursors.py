@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from app import timeparse
 from app.domain import DomainError
 
 
@@ -24,11 +25,11 @@ def encode(salt: str, moment: datetime, row_id: int) -> str:
 def decode(salt: str, cursor: str) -> tuple[datetime, int]:
     try:
         stamp, row_id = _serializer(salt).loads(cursor)
-        position = datetime.fromisoformat(stamp)
-        if position.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool):
+        position = timeparse.parse_stored_time(stamp)  # in the accepted range, or None
+        if position is None or not isinstance(row_id, int) or isinstance(row_id, bool):
             raise ValueError
         position = position.astimezone(UTC)
-    except (BadSignature, ValueError, TypeError, OverflowError):
+    except (BadSignature, ValueError, TypeError):
         raise DomainError("invalid_cursor",
                           "This page link is damaged or out of date. Start again from the "
                           "first page (leave out the cursor).", field="cursor") from None

@@ -7,6 +7,9 @@ Plain Python: the rule book (app/rules/) raises these and knows no Flask."""
 
 from __future__ import annotations
 
+# The roles, lowest first (DESIGN section 1); the models and the configuration both need them.
+ROLES = ("staff", "supervisor", "admin")
+
 # The HTTP status of every refusal code, in one table (DESIGN.md sections 5, 6 and 8). A code
 # missing here is a 409 (a conflict with the state of things).
 STATUS = {

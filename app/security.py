@@ -21,6 +21,38 @@ def init_security(app: Flask) -> None:
     # extensions) may refuse the request, and that answer needs its request id too.
     app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
     app.after_request(set_security_headers)
+    app.before_request(refuse_non_text_form_fields)
+
+
+# Pages that take an uploaded file, and the name of its part. Any other form post that
+# carries a file part is refused: a file where a field wants text is not a value.
+FILE_PARTS = {"imports.upload_import": {"file"}}
+NOT_TEXT = ("Each field of the form must be text: send the form as the page does (a "
+            "file or a number where text belongs is not accepted).")
+
+
+def refuse_non_text_form_fields():
+    """Forms (not /api, which checks each field's type itself) accept text fields only,
+    however the body comes: urlencoded, multipart (a file part named `username`) or JSON
+    (Flask-WTF reads a JSON object as the form: {"username": 5} would reach the validators
+    as a number). Runs after the CSRF check and the rate limits, so the attempt counts."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE") or request.path.startswith("/api/"):
+        return None
+    allowed = FILE_PARTS.get(request.endpoint or "", ())
+    if any(name not in allowed for name in request.files):
+        return _refuse_form()
+    if request.is_json and not request.form:
+        body = request.get_json(silent=True)
+        if body is not None and not (isinstance(body, dict)
+                                     and all(isinstance(value, str) for value in body.values())):
+            return _refuse_form()
+    return None
+
+
+def _refuse_form():
+    from app.errors import error_response
+
+    return error_response(400, "invalid_form", NOT_TEXT)
 
 
 def assign_request_id() -> None:

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, jsonify, request
-from flask_login import current_user
+from flask import jsonify, request
 
 from app.domain import DomainError
 from app.errors import error_response
@@ -63,30 +62,15 @@ def json_response(payload: dict, status: int = 200):
     return response
 
 
-def user_rate_key() -> str:
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    from flask_limiter.util import get_remote_address
+def parse_client_time(value: object) -> tuple[datetime | None, bool]:
+    """An optional ISO 8601 time with offset from the client (when it scanned offline), and
+    whether it was dropped for lying outside the accepted window (app/timeparse.py)."""
+    from app.models.types import utcnow
+    from app.timeparse import TimeRejected, parse_client_scan_time
 
-    return f"ip:{get_remote_address()}"
+    try:
+        return parse_client_scan_time(value, utcnow())
+    except TimeRejected as error:
+        from app.scanning.services import ScanError
 
-
-def scan_rate_limit() -> str:
-    return current_app.config["SCAN_RATE_LIMIT"]
-
-
-def parse_client_time(value: object) -> datetime | None:
-    """An optional ISO 8601 time with offset from the client (when it scanned offline)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    from app.scanning.services import ScanError
-
-    raise ScanError("invalid_scanned_at",
-                    "scanned_at must be an ISO 8601 time with an offset, e.g. 2026-11-28T09:15:00+05:30.")
+        raise ScanError("invalid_scanned_at", error.message) from None

@@ -5,19 +5,21 @@ from flask_login import current_user, login_required
 
 from app.api import bp
 from app.api.helpers import (BadRequestBody, json_body, json_response, parse_client_time,
-                             scan_rate_limit, station_field, user_rate_key)
+                             station_field)
 from app.auth.decorators import role_required
-from app.extensions import limiter
+from app.ratelimits import scan_limit
 from app.scanning import services
 from app.scanning.services import bag_dict, parent_dict
 from app.scanning.transaction import run_scan
+from app.timeparse import SCANNED_AT_IGNORED
 
 RESULT_STATUS = {"parent_created": 201, "linked": 201}
-scan_limit = limiter.shared_limit(scan_rate_limit, scope="scans", key_func=user_rate_key)
 
 
-def _answer(outcome, include_child: bool = False):
+def _answer(outcome, include_child: bool = False, scanned_at_ignored: bool = False):
     payload = {"result": outcome.result, "parent": parent_dict(outcome.parent, outcome.children)}
+    if scanned_at_ignored:  # the client's time was outside the window: the server's stands
+        payload.update(scanned_at_ignored=True, message=SCANNED_AT_IGNORED)
     if include_child:
         child = outcome.child
         payload["child"] = bag_dict(child, outcome.child_parent) if child is not None else None
@@ -38,11 +40,11 @@ def scan_parent():
 @scan_limit
 def scan_child():
     body = json_body(("parent", "code", "scan_id", "station", "scanned_at"))
-    scanned_at = parse_client_time(body.get("scanned_at"))
+    scanned_at, ignored = parse_client_time(body.get("scanned_at"))
     outcome = run_scan(services.scan_child, current_user, body.get("parent"), body.get("code"),
                        scan_id=body.get("scan_id"), station=station_field(body),
                        scanned_at=scanned_at)
-    return _answer(outcome, include_child=True)
+    return _answer(outcome, include_child=True, scanned_at_ignored=ignored)
 
 
 @bp.post("/scans/undo")

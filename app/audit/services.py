@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.security import current_request_id
+from app.timeparse import parse_stored_time
 
 # The account actions (app/users/services.py writes them; the /audit page filters on them).
 USER_CREATE = "user.create"
@@ -24,8 +25,11 @@ USER_REACTIVATE = "user.reactivate"
 USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105  (an action name)
 USER_LOGOUT_EVERYWHERE = "user.logout_everywhere"
 ACCOUNT_PASSWORD_CHANGE = "account.password_change"  # noqa: S105
+USER_TWO_FACTOR_RESET = "user.two_factor_reset"
+ACCOUNT_TWO_FACTOR_ENROL = "account.two_factor_enrol"
 ACTIONS = (USER_CREATE, USER_UPDATE, USER_DEACTIVATE, USER_REACTIVATE, USER_PASSWORD_RESET,
-           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE)
+           USER_LOGOUT_EVERYWHERE, ACCOUNT_PASSWORD_CHANGE, USER_TWO_FACTOR_RESET,
+           ACCOUNT_TWO_FACTOR_ENROL)
 
 
 def record_audit(actor: User | None, action: str, target_type: str, target: str,
@@ -73,8 +77,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, event_id = raw.partition("|")
-        created_at = datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None or not event_id.isdigit():
+        created_at = parse_stored_time(stamp)
+        if created_at is None or not event_id.isdigit():
             raise ValueError(raw)
         return created_at, int(event_id)
     except (ValueError, UnicodeDecodeError, binascii.Error):

@@ -17,3 +17,22 @@ class EmptyForm(FlaskForm):
     """A bare button that posts: logout, undo. Carries only the CSRF token."""
 
     submit = SubmitField("Submit")
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField("Code from your authenticator app, or a recovery code",
+                       validators=[DataRequired(message="Type the 6-digit code from the app."),
+                                   Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text",
+                                  "autofocus": True, "autocapitalize": "none",
+                                  "spellcheck": "false"})
+    submit = SubmitField("Continue")
+
+
+class EnrolForm(FlaskForm):
+    code = StringField("The 6-digit code the app shows now",
+                       validators=[DataRequired(message="Type the 6-digit code from the app."),
+                                   Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "autocapitalize": "none", "spellcheck": "false"})
+    submit = SubmitField("Turn on two-factor login")

@@ -1,12 +1,18 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import time
+
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
-from app.auth.forms import EmptyForm, LoginForm
+from app.audit.services import record_audit
+from app.auth import two_factor
+from app.auth.forms import EmptyForm, EnrolForm, LoginForm, SecondFactorForm
 from app.errors import error_response
 from app.extensions import db, limiter
 from app.observability import security_event
+from app.ratelimits import login_username_key
 from app.security import is_safe_redirect_url
 
 bp = Blueprint("auth", __name__)
@@ -14,8 +20,11 @@ bp = Blueprint("auth", __name__)
 LOGIN_FAILED = "Wrong username or password, or the account is not active. Try again."
 
 
-def _login_username_key() -> str:
-    return "login-user:" + services.normalise_username(request.form.get("username", ""))[:64]
+def rotate_csrf_token() -> None:
+    """A new CSRF token at login: one issued to the anonymous page (which an attacker may
+    have planted or read) is refused from now on (issue 17, finding 7)."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
 
 
 def _attempt_counted() -> bool:
@@ -42,7 +51,7 @@ def index():
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
                key_func=get_remote_address, scope="login-ip")
 @limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
-               key_func=_login_username_key, scope="login-user")
+               key_func=login_username_key, scope="login-user")
 def login():
     if request.method == "POST" and not _attempt_counted():
         security_event("login_refused", reason="rate_limit_store_unavailable")
@@ -60,13 +69,142 @@ def login():
         user = services.authenticate(form.username.data, form.password.data)
         db.session.commit()
         if user is not None:
-            login_user(user)
-            security_event("login", username=user.username)
-            target = form.next.data
-            return redirect(target if is_safe_redirect_url(target) else _start_page())
+            target = form.next.data if is_safe_redirect_url(form.next.data) else ""
+            if user.has_two_factor or two_factor.required_for(
+                    user, current_app.config["REQUIRE_2FA_ROLES"]):
+                # The password is right; the session starts only after the second factor
+                # (or, for a role that must have one, after enrolling it).
+                session["2fa_pending"] = {"user": user.get_id(), "next": target,
+                                          "until": time.time() + two_factor.PENDING_SECONDS}
+                security_event("login_password_ok", username=user.username)
+                return redirect(url_for("auth.second_factor" if user.has_two_factor
+                                        else "auth.enrol_second_factor"))
+            return _complete_login(user, target)
         security_event("login_failed", username=services.normalise_username(form.username.data)[:64])
         flash(LOGIN_FAILED, "danger")
     return render_template("auth/login.html", form=form)
+
+
+def _complete_login(user, target: str, second_factor: str | None = None):
+    """Start the session: a new CSRF token, and (after a second factor) the mark that this
+    session passed it (enforce_second_factor checks it on every request)."""
+    session.pop("2fa_pending", None)
+    login_user(user)
+    rotate_csrf_token()
+    if second_factor:
+        session["2fa_user"] = user.id
+    else:
+        session.pop("2fa_user", None)
+    security_event("login", username=user.username, **(
+        {"second_factor": second_factor} if second_factor else {}))
+    return redirect(target or _start_page())
+
+
+def _pending():
+    """The user whose password was right and whose second factor is still to come, and the
+    pending state; (None, None) when there is none or it has expired."""
+    from app.auth.sessions import load_user
+
+    pending = session.get("2fa_pending")
+    if not isinstance(pending, dict) or not isinstance(pending.get("user"), str) \
+            or float(pending.get("until") or 0) < time.time():
+        session.pop("2fa_pending", None)
+        return None, None
+    user = load_user(pending["user"])
+    if user is None:
+        session.pop("2fa_pending", None)
+        return None, None
+    return user, pending
+
+
+def _pending_key() -> str:
+    pending = session.get("2fa_pending")
+    user = pending.get("user") if isinstance(pending, dict) else None
+    return "second-factor:" + (user.split(":")[0] if isinstance(user, str) else "none")
+
+
+def _start_again():
+    flash("Log in again: the two-factor step was not finished within 5 minutes.", "warning")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
+               key_func=_pending_key, scope="login-second-factor")
+def second_factor():
+    user, pending = _pending()
+    if user is None or not user.has_two_factor:
+        return _start_again()
+    form = SecondFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        used = two_factor.verify_second_factor(user, form.code.data)
+        if used is not None:
+            db.session.commit()
+            if used == "recovery_code":
+                left = two_factor.remaining_recovery_codes(user)
+                flash(f"You logged in with a recovery code; it cannot be used again. {left} "
+                      "are left: ask an admin to reset your second factor when they run "
+                      "low.", "warning")
+            return _complete_login(user, pending.get("next") or "", used)
+        db.session.rollback()
+        security_event("login_failed", username=user.username, reason="second_factor")
+        form.code.errors.append("That code is not right, or was used already. Type the code "
+                                "the app shows now, or one of your recovery codes.")
+        status = 422
+    return render_template("auth/two_factor.html", form=form, user=user), status
+
+
+@bp.route("/login/two-factor/setup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], methods=["POST"],
+               key_func=_pending_key, scope="login-second-factor")
+def enrol_second_factor():
+    user, pending = _pending()
+    if user is None or user.has_two_factor:
+        return _start_again()
+    secret = pending.get("secret")
+    if not isinstance(secret, str):
+        secret = pending["secret"] = two_factor.new_secret()
+        session["2fa_pending"] = pending
+    form = EnrolForm()
+    status = 200
+    if form.validate_on_submit():
+        codes = two_factor.enrol(user, secret, form.code.data)
+        if codes is not None:
+            record_audit(user, "account.two_factor_enrol", "user", user.username, None,
+                         {"two_factor": True})
+            db.session.commit()
+            target = pending.get("next") or ""
+            _complete_login(user, target, "totp")
+            return render_template("auth/recovery_codes.html", codes=codes,
+                                   next_url=target or _start_page())
+        form.code.errors.append("That code is not right. Check that the app shows TraceTrack "
+                                f"({user.username}) and type the code it shows now.")
+        status = 422
+    uri = two_factor.provisioning_uri(user, secret)
+    return render_template("auth/two_factor_setup.html", form=form, user=user,
+                           qr=two_factor.qr_data_uri(uri),
+                           secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                           required=two_factor.required_for(
+                               user, current_app.config["REQUIRE_2FA_ROLES"])), status
+
+
+@bp.before_app_request
+def enforce_second_factor():
+    """A session of a user who must use a second factor (their role is in REQUIRE_2FA_ROLES,
+    or they enrolled) is valid only if it passed one: a session started before (by an older
+    version, or before the role changed) ends here and the user logs in again."""
+    if request.endpoint == "static" or "_user_id" not in session:
+        return None
+    if not current_user.is_authenticated:
+        return None
+    if not (current_user.has_two_factor or two_factor.required_for(
+            current_user, current_app.config["REQUIRE_2FA_ROLES"])):
+        return None
+    if session.get("2fa_user") != current_user.id:
+        security_event("session_refused", reason="second_factor_missing")
+        logout_user()
+    return None
 
 
 @bp.route("/logout", methods=["POST"])

@@ -138,11 +138,11 @@ class ImportRun:
             self.memory = DryRunMemory()
         try:
             with spooled_content(self.import_id) as handle, \
-                    parsing.open_rows(handle, self.file_type, self.encoding) as source:
-                header = parsing.find_header(source.rows)
+                    parsing.open_units(handle, self.file_type, self.encoding,
+                                       self.parent_pattern) as source:
                 chunk: list[Unit] = []
                 size = 0
-                for unit in parsing.units(source.rows, header, self.parent_pattern):
+                for unit in source.units:
                     if unit.last_row <= done_until:
                         continue  # committed by an earlier attempt of this job
                     chunk.append(unit)

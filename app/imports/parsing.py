@@ -14,23 +14,40 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
+import os
 import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import IO
 
-from app.models import CHILD, PARENT
-from app.models.imports import CSV, SUPPLIER, TABLE, XLSX
 from app.rules.codes import MAX_RAW_LENGTH, CodeError, matches, normalise_code, printable
+
+# The values of app.models' PARENT, CHILD (bags) and CSV, XLSX, TABLE, SUPPLIER (imports),
+# written out: this module runs in the parse process (parse_child.py), which starts in a
+# fraction of the time without importing the models (tests/imports/test_parse_limits.py
+# checks that they agree).
+PARENT, CHILD = "parent", "child"
+CSV, XLSX = "csv", "xlsx"
+TABLE, SUPPLIER = "table", "supplier"
 
 MAX_CELL_CHARS = 1000          # no label comes near; a bigger cell means a wrong file
 HEADER_SEARCH_ROWS = 20        # title rows above the header are allowed
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # what a 16 MiB workbook may unpack to (zip bombs)
 SNIFF_BYTES = 64 * 1024
+MAX_CSV_LINE_CHARS = 64 * 1024  # a CSV line is read no further (then the file is refused)
+MAX_CSV_FIELDS = 1000          # columns a row may have (a label sheet has a handful)
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 TABLE_COLUMNS = ("code", "kind", "parent_code")
@@ -43,6 +60,8 @@ _HEADER_KEYS = {
 }
 # "LABEL NO.0016586 LOT NO.:STAR44GG...": the child code is the digits after LABEL NO.
 LABEL_NUMBER = re.compile(r"LABEL\s*NO\s*[.:]*\s*(\d+)", re.IGNORECASE)
+
+log = logging.getLogger(__name__)
 
 _UPLOAD_AGAIN = ("Upload the supplier's sheet as an Excel Workbook (.xlsx) or as CSV "
                  "(UTF-8).")
@@ -83,7 +102,7 @@ def detect_file_type(content: bytes) -> tuple[str, str | None]:
         raise FileRefused("empty_file", "The file is empty. Choose the supplier's file and "
                                         "upload it again.")
     if content.startswith(b"PK\x03\x04"):
-        _check_workbook_archive(content)
+        check_workbook_archive(content)
         return XLSX, None
     if content.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileRefused(
@@ -105,13 +124,69 @@ def detect_file_type(content: bytes) -> tuple[str, str | None]:
     raise not_a_spreadsheet("its text is in no encoding it knows.")
 
 
-def _check_workbook_archive(content: bytes) -> None:
+# Each part of a workbook is checked by its declared size before anything parses it
+# (issue 17, finding 1: a 9 KB file whose styles part held 1,000,000 <xf/> made openpyxl
+# build 740 MiB of style objects). Python's zipfile never unpacks more than a member
+# declares (it stops there and checks the CRC), so the declared sizes bound the work.
+MAX_MEMBERS = 1000
+MAX_STYLES_BYTES = 1024 * 1024          # a real styles part is a few KB to a few hundred
+MAX_SMALL_PART_BYTES = 4 * 1024 * 1024  # workbook, relationships, themes, properties...
+MAX_RATIO = 100                         # unpacked : packed, for parts of more than...
+RATIO_FLOOR_BYTES = 1024 * 1024         # ...this much unpacked (small parts may pack well)
+_BIG_PARTS = re.compile(r"^xl/(worksheets/sheet\d+\.xml|sharedStrings\.xml)$")
+_MEDIA = re.compile(r"^xl/media/")
+_PART_NAMES = {"xl/styles.xml": "styles part", "xl/sharedStrings.xml": "shared-strings part"}
+
+
+def _part_name(name: str) -> str:
+    if _BIG_PARTS.match(name) and name.startswith("xl/worksheets/"):
+        return "sheet part (" + name.rsplit("/", 1)[-1] + ")"
+    return _PART_NAMES.get(name, "part " + printable(name, 60))
+
+
+def _too_large(name: str, detail: str) -> FileRefused:
+    return FileRefused(
+        "file_too_large",
+        f"The sheet's {_part_name(name)} is too large: {detail}. A supplier's sheet is far "
+        "smaller: open the file in Excel, copy the label columns into a new workbook, save "
+        "it as Excel Workbook (.xlsx) or CSV, and upload that.")
+
+
+def check_workbook_archive(content: bytes) -> None:
+    """The archive only, never its XML: member names, each member's size by kind of part
+    and its compression ratio, the total. FileRefused says which part is wrong."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise not_a_spreadsheet("it is a damaged ZIP or Excel file.") from None
-    names = {info.filename for info in infos}
+    if len(infos) > MAX_MEMBERS:
+        raise not_a_spreadsheet(f"it holds {len(infos):,} parts; a workbook has a few dozen.")
+    names = set()
+    for info in infos:
+        name = info.filename
+        if (name in names or name.startswith("/") or "\\" in name or "\x00" in name
+                or ".." in name.split("/")):
+            raise not_a_spreadsheet("its parts have names no workbook uses "
+                                    f"({printable(name, 60)!r}).")
+        names.add(name)
+        if info.flag_bits & 0x1:
+            raise FileRefused("old_excel_format",
+                              "The workbook is password-protected. Open it in Excel, remove "
+                              "the password, save it, and upload it again.")
+        size = info.file_size
+        if _BIG_PARTS.match(name) or _MEDIA.match(name):
+            limit = MAX_UNPACKED_BYTES
+        elif name == "xl/styles.xml":
+            limit = MAX_STYLES_BYTES
+        else:
+            limit = MAX_SMALL_PART_BYTES
+        if size > limit:
+            raise _too_large(name, f"it unpacks to {_size(size)}, more than the "
+                                   f"{_size(limit)} an import reads")
+        if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * max(info.compress_size, 1):
+            raise _too_large(name, f"it unpacks from {_size(info.compress_size)} to "
+                                   f"{_size(size)}, which no real sheet does")
     if "xl/workbook.xml" not in names:
         raise not_a_spreadsheet("it is a ZIP archive (or a Word or PowerPoint file), "
                                 "not an Excel workbook.")
@@ -121,6 +196,12 @@ def _check_workbook_archive(content: bytes) -> None:
             "file_too_large",
             f"The workbook unpacks to {unpacked // 2**20} MiB, more than the "
             f"{MAX_UNPACKED_BYTES // 2**20} MiB an import reads. Split it into smaller files.")
+
+
+def _size(size: int) -> str:
+    if size >= 2**20:
+        return f"{size / 2**20:,.1f} MiB"
+    return f"{max(size, 1) / 1024:,.0f} KB"
 
 
 # --- rows ----------------------------------------------------------------------------------
@@ -173,10 +254,18 @@ def _unreadable_workbook(exc: Exception) -> FileRefused:
 
 def _guard_reader(rows: Iterator) -> Iterator:
     """A damaged sheet fails while it is read: say so as a refused file."""
+    from app.imports.xlsx_reader import MAX_XML_RUN, TextTooLong
+
     try:
         yield from rows
     except FileRefused:
         raise
+    except TextTooLong:
+        raise FileRefused(
+            "cell_too_long",
+            f"A cell of the sheet holds more than {MAX_XML_RUN // 1024} KB of text; no label "
+            f"or code has more than {MAX_CELL_CHARS} characters. Check that this is the right "
+            "file, remove that cell, and upload again.") from None
     except Exception as exc:  # noqa: BLE001 - XML and ZIP errors of a damaged sheet
         raise _unreadable_workbook(exc) from None
 
@@ -207,13 +296,27 @@ def _csv_rows(source: IO[bytes], encoding: str) -> Iterator[RowSource]:
     text = io.TextIOWrapper(source, encoding=encoding, newline="")
     sample = text.read(SNIFF_BYTES)
     text.seek(0)
-    reader = csv.reader(text, delimiter=_delimiter(sample))
+    # Capped while read, not after (issue 17, finding 2: a 16 MiB first line of commas made
+    # a row of 16 million fields): no line is read past MAX_CSV_LINE_CHARS, no field (a
+    # quoted one may span lines) past as many characters: the csv module's own limit, per
+    # process (this runs in the parse process, app/imports/parse_child.py). A field longer
+    # than MAX_CELL_CHARS but under that is refused by _checked, naming its cell.
+    csv.field_size_limit(MAX_CSV_LINE_CHARS)
+    reader = csv.reader(_capped_lines(text), delimiter=_delimiter(sample))
 
     def rows() -> Iterator[tuple[int, tuple]]:
         try:
             for number, values in enumerate(reader, start=1):
+                if len(values) > MAX_CSV_FIELDS:
+                    raise _too_many_fields(reader.line_num, len(values))
                 yield number, tuple(value if value != "" else None for value in values)
         except csv.Error as exc:
+            if "field limit" in str(exc):
+                raise FileRefused(
+                    "cell_too_long",
+                    f"Line {reader.line_num} of the CSV file has a field of more than "
+                    f"{MAX_CSV_LINE_CHARS:,} characters; no label or code has as many. Check "
+                    "that this is the right file, remove that field, and upload again.") from None
             raise FileRefused(
                 "unreadable_csv",
                 f"Line {reader.line_num} of the CSV file could not be read ({exc}). Open the "
@@ -223,6 +326,26 @@ def _csv_rows(source: IO[bytes], encoding: str) -> Iterator[RowSource]:
         yield RowSource(_checked(rows()), total + 1)
     finally:
         text.detach()
+
+
+def _capped_lines(text: IO[str]) -> Iterator[str]:
+    number = 0
+    while line := text.readline(MAX_CSV_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_CSV_LINE_CHARS:
+            raise FileRefused(
+                "line_too_long",
+                f"Line {number} of the CSV file is longer than {MAX_CSV_LINE_CHARS:,} "
+                "characters; a supplier's sheet has short lines. Check that this is the "
+                "right file, save it again as CSV (UTF-8), and upload that.")
+        yield line
+
+
+def _too_many_fields(line: int, count: int) -> FileRefused:
+    return FileRefused(
+        "too_many_columns",
+        f"Line {line} of the file has {count:,} columns; an import reads at most "
+        f"{MAX_CSV_FIELDS}. Check that this is the right file and upload it again.")
 
 
 def _delimiter(sample: str) -> str:
@@ -317,11 +440,185 @@ def find_header(rows: Iterator[tuple[int, tuple]]) -> Header:
 
 
 def inspect_upload(content: bytes) -> tuple[str, str | None, Header]:
-    """At upload: the file's type, encoding and header, or FileRefused. Reads the top only."""
+    """At upload: the file's type, encoding and header, or FileRefused. The request checks
+    the file's kind and, for a workbook, its archive (check_workbook_archive); the header
+    is read in a parse process (ParseProcess), never in the worker."""
     file_type, encoding = detect_file_type(content)
-    with open_rows(io.BytesIO(content), file_type, encoding) as source:
-        header = find_header(source.rows)
+    with tempfile.TemporaryFile(prefix="tracetrack-upload-") as handle:
+        handle.write(content)
+        handle.flush()
+        with ParseProcess(handle, "header", file_type, encoding) as child:
+            header = child.header
     return file_type, encoding, header
+
+
+# --- the parse process ---------------------------------------------------------------------
+
+DEFAULT_PARSE_MEMORY_MB = 256
+DEFAULT_PARSE_SECONDS = 120
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one unit of the parse process's answer, at most
+
+
+@dataclass
+class UnitSource:
+    units: Iterator[Unit]
+    total: int | None    # rows in the sheet, for the progress bar
+    header: Header
+
+
+@contextmanager
+def open_units(source: IO[bytes], file_type: str, encoding: str | None,
+               parent_pattern: str) -> Iterator[UnitSource]:
+    """The file's header and units, read by a parse process under the import's limits:
+    what open_rows + find_header + units give in this process, without parsing here.
+    FileRefused when the file is refused, or goes over a limit, at any point."""
+    with ParseProcess(source, "units", file_type, encoding, parent_pattern) as child:
+        yield UnitSource(child.units(), child.total, child.header)
+
+
+def parse_limits() -> tuple[int, int]:
+    """(memory in MiB, seconds) of a parse process: IMPORT_PARSE_MEMORY_MB and
+    IMPORT_PARSE_SECONDS of the app's config (the defaults outside an app)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return DEFAULT_PARSE_MEMORY_MB, DEFAULT_PARSE_SECONDS
+    config = current_app.config
+    return (config.get("IMPORT_PARSE_MEMORY_MB", DEFAULT_PARSE_MEMORY_MB),
+            config.get("IMPORT_PARSE_SECONDS", DEFAULT_PARSE_SECONDS))
+
+
+class ParseProcess:
+    """One run of app/imports/parse_child.py over an open file (its descriptor is passed on;
+    the file is read from its start). A new interpreter through subprocess (fork and exec,
+    nothing else inherited): safe from a threaded gunicorn worker that was forked from a
+    preloading master, where a multiprocessing 'fork' would copy the worker's locks.
+
+    Entering reads up to the header (FileRefused if the file is refused before it); units()
+    streams the rest. A silence of the seconds limit, a death by a signal (SIGXCPU at the
+    processor-time limit) or an answer that breaks the protocol fail the file with a message
+    a supervisor understands; leaving always ends the process."""
+
+    def __init__(self, source: IO[bytes], mode: str, file_type: str, encoding: str | None,
+                 parent_pattern: str | None = None):
+        self.memory_mb, self.seconds = parse_limits()
+        self._source = source
+        self._request = {"mode": mode, "file_type": file_type, "encoding": encoding,
+                         "parent_pattern": parent_pattern, "memory_mb": self.memory_mb,
+                         "seconds": self.seconds}
+        self._process: subprocess.Popen | None = None
+        self._ended = False
+        self._buffer = b""
+        self.header: Header | None = None
+        self.total: int | None = None
+
+    def __enter__(self) -> ParseProcess:
+        self._source.seek(0)
+        fd = self._source.fileno()
+        self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "app.imports.parse_child",
+             json.dumps({**self._request, "fd": fd})],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, pass_fds=(fd,),
+            cwd=_PROJECT_ROOT, env=_child_environment())
+        try:
+            first = self._receive()
+            self.header = Header(first["header"]["layout"], first["header"]["row"],
+                                 dict(first["header"]["columns"]))
+            self.total = first.get("total")
+        except BaseException:
+            self._end()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._end()
+
+    def units(self) -> Iterator[Unit]:
+        while True:
+            message = self._receive()
+            if message.get("end"):
+                return
+            yield Unit([Op(row, kind, code, parent, parent_row,
+                           tuple(error) if error else None, scan)
+                        for row, kind, code, parent, parent_row, error, scan
+                        in message["unit"]])
+
+    def _receive(self) -> dict:
+        while b"\n" not in self._buffer:
+            chunk = self._read_some()
+            if not chunk:
+                raise self._died()
+            self._buffer += chunk
+            if len(self._buffer) > MAX_MESSAGE_BYTES:
+                raise self._failed("its answer was too long")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise self._failed("its answer could not be read") from None
+        if not isinstance(message, dict):
+            raise self._failed("its answer could not be read")
+        if "refused" in message:
+            code, text = message["refused"]
+            raise FileRefused(str(code), str(text))
+        return message
+
+    def _read_some(self) -> bytes:
+        stdout = self._process.stdout
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=self.seconds):
+                self._end()
+                raise _too_slow(self.seconds)
+        return os.read(stdout.fileno(), 1 << 20)
+
+    def _died(self) -> FileRefused:
+        status = self._process.wait(timeout=10)
+        if status == -signal.SIGXCPU or status == -signal.SIGKILL:
+            return _too_slow(self.seconds)
+        log.warning("import parse process ended with status %s", status)
+        return FileRefused(
+            "unreadable_file",
+            f"The file could not be read within an import's limits ({self.memory_mb} MiB of "
+            f"memory, {self.seconds} seconds). Check that this is the right file; save it "
+            "again as Excel Workbook (.xlsx) or CSV, and upload that.")
+
+    def _failed(self, why: str) -> FileRefused:
+        self._end()
+        log.warning("import parse process: %s", why)
+        return FileRefused("unreadable_file",
+                           "The file could not be read. Save it again as Excel Workbook "
+                           "(.xlsx) or CSV, and upload that.")
+
+    def _end(self) -> None:
+        process = self._process
+        if process is None or self._ended:
+            return
+        self._ended = True
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+def _too_slow(seconds: int) -> FileRefused:
+    return FileRefused(
+        "file_too_slow",
+        f"Reading the file took longer than the {seconds} seconds an import may take: it "
+        "is far larger or more complex than a supplier's sheet. Check that this is the right "
+        "file; save the label columns as CSV and upload that.")
+
+
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _child_environment() -> dict[str, str]:
+    """What the parse process needs and nothing more: no secret key, no database address."""
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "HOME")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env.update(PYTHONPATH=_PROJECT_ROOT, PYTHONDONTWRITEBYTECODE="1",
+               TMPDIR=tempfile.gettempdir())
+    return env
 
 
 # --- operations ----------------------------------------------------------------------------

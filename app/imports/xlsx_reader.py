@@ -44,6 +44,51 @@ CACHE_STRINGS = 256      # strings read back from disk kept in memory (least rec
 CACHE_PAGES_KIB = 2048   # SQLite's own page cache for the scratch file
 
 
+# The longest stretch of a sheet's or the shared strings' XML between two "<": it bounds
+# every text node (a cell's text) and every tag. A label is a few dozen characters and a
+# refused cell more than 1,000 (parsing.MAX_CELL_CHARS, up to 4 bytes each in UTF-8): past
+# this the part is refused as it is read, before the XML parser builds the text.
+MAX_XML_RUN = 64 * 1024
+
+
+class TextTooLong(Exception):
+    """A run of the XML longer than MAX_XML_RUN: a cell of absurd size."""
+
+
+class CappedXML:
+    """A file-like view of an archive member that counts the characters between tags as
+    the XML parser reads them (issue 17, finding 2: one 240 MiB cell became 450-660 MiB of
+    a worker before any check saw it)."""
+
+    def __init__(self, source: IO[bytes], limit: int = MAX_XML_RUN):
+        self._source, self._limit, self._run = source, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size if size is not None and size > 0 else 1 << 16)
+        if not data:
+            return data
+        first = data.find(b"<")
+        if first < 0:
+            self._run += len(data)
+        else:
+            longest = max(self._run + first, max(map(len, data[first + 1:].split(b"<"))))
+            self._run = len(data) - data.rfind(b"<") - 1
+            if longest > self._limit:
+                raise TextTooLong()
+        if self._run > self._limit:
+            raise TextTooLong()
+        return data
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class SharedStrings(Sequence):
     """The shared strings of one workbook, indexed as openpyxl's list is, held on disk.
 
@@ -164,7 +209,7 @@ class StreamingExcelReader(ExcelReader):
         part = self.package.find(SHARED_STRINGS)
         if part is not None:
             path = part.PartName[1:]
-            self.shared_strings = SharedStrings(lambda: self.archive.open(path))
+            self.shared_strings = SharedStrings(lambda: CappedXML(self.archive.open(path)))
 
     def close_strings(self) -> None:
         if isinstance(self.shared_strings, SharedStrings):
@@ -210,7 +255,7 @@ def sheet_rows(reader: StreamingExcelReader, sheet) -> Iterator[tuple[int, tuple
     at the row count a <dimension> claims. As openpyxl does, a row numbered no higher than
     the one before it is skipped."""
     workbook = reader.wb
-    with workbook._archive.open(sheet._worksheet_path) as source:
+    with CappedXML(workbook._archive.open(sheet._worksheet_path)) as source:
         parser = FlatSheetParser(source, reader.shared_strings, data_only=False,
                                  epoch=workbook.epoch, date_formats=workbook._date_formats,
                                  timedelta_formats=workbook._timedelta_formats)

@@ -8,15 +8,16 @@ page 1 and page 20,000, and the bag page, the JSON API and the exports run the s
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import String, any_, bindparam, false, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from app import cursors
+from app import cursors, timeparse
 from app.domain import DomainError
 from app.extensions import db
 from app.models import ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag, ScanEvent, User
@@ -96,6 +97,8 @@ def parse_filters(args: Mapping[str, str], *, paginate: bool = True) -> BagFilte
         filters.created_to_inclusive = False
     user = text("user").lower()
     if user:
+        if len(user) > 64 or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in user):
+            raise _invalid("user", "user must be a username (letters, digits, dots, dashes).")
         filters.user = user
     if paginate:
         filters.limit = _parse_limit(text("limit"))
@@ -107,23 +110,15 @@ def parse_filters(args: Mapping[str, str], *, paginate: bool = True) -> BagFilte
 
 
 def _is_date(value: str) -> bool:
-    return len(value) == 10 and value[4:5] == "-"
+    return timeparse.is_date(value)
 
 
 def _parse_time(value: str, name: str) -> datetime | None:
-    """A date (YYYY-MM-DD, a UTC day) or an ISO 8601 time with an offset."""
-    if not value:
-        return None
+    """A date (YYYY-MM-DD, a UTC day) or an ISO 8601 time with an offset, in range."""
     try:
-        if _is_date(value):
-            return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise _invalid(name, f"{name} must be a date (2026-11-28) or a time with an offset "
-                             "(2026-11-28T09:15:00+05:30).")
-    return parsed.astimezone(UTC)
+        return timeparse.parse_time(value, name, allow_date=True)
+    except timeparse.TimeRejected as error:
+        raise _invalid(name, error.message) from None
 
 
 def _parse_limit(raw: object) -> int:
@@ -200,9 +195,16 @@ def user_exists(username: str) -> bool:
 
 
 def _prefix_range(column, prefix: str):
-    """Codes that start with `prefix`, as a range of the code index (byte order)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return column >= prefix, column < upper
+    """Codes that start with `prefix`, as a range of the code index (byte order). The
+    upper end is the prefix with its last character raised by one, stepping over the
+    surrogates (no text holds them); a prefix of U+10FFFF has no character above it."""
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return (column >= prefix,)
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return column >= prefix, column < stem[:-1] + chr(following)
 
 
 def _row_dict(row) -> dict:
@@ -252,7 +254,7 @@ def find_bag(raw_code: object) -> Bag | None:
 
 
 def trace_bag(raw_code: object) -> dict:
-    """Everything known about one bag; BagError bag_not_found (with suggestions) otherwise."""
+    """Everything known about one bag; a DomainError bag_not_found (with suggestions) otherwise."""
     code = _normalise_or_error(raw_code)
     parent = ParentBag
     row = db.session.execute(

@@ -2,9 +2,9 @@ from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
 from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
-from app.models.user import ROLES, User
+from app.models.user import ROLES, RecoveryCode, User
 
 __all__ = [
     "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
+    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
 ]

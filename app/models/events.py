@@ -7,7 +7,7 @@ from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import BigIntPK, UTCDateTime, utcnow
+from app.models.types import BigIntPK, ClientDateTime, UTCDateTime, utcnow
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -49,7 +49,7 @@ class ScanEvent(db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the client scanned it (offline replay); created_at is when the server got it.
-    client_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client_scanned_at: Mapped[datetime | None] = mapped_column(ClientDateTime)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(8))

@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.domain import ROLES
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
-ROLES = ("staff", "supervisor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
@@ -34,6 +35,15 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Two-factor login (app/auth/two_factor.py): the TOTP secret once confirmed, and the
+    # time step of the last code accepted (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_timecode: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
 
     def get_id(self) -> str:
         # The session carries the version: bumping it ends every older session.
@@ -57,3 +67,17 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """One of a user's one-time recovery codes, as its SHA-256 (the codes are random, 50
+    bits each: a slow hash adds nothing). used_at once spent."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,12 +5,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.extensions import db, limiter
-from app.api.helpers import scan_rate_limit, user_rate_key
+from app.extensions import db
 from app.dashboard.services import scans_today_by
 from app.models import PARENT, Bag
-from app.scanning import services, store
+from app.ratelimits import scan_limit
 from app.rules.codes import CodeError, matches, normalise_code
+from app.scanning import services, store
 from app.scanning.forms import ScanForm
 from app.scanning.services import ScanError, parent_dict
 from app.scanning.transaction import run_scan
@@ -52,7 +52,7 @@ def show_station():
 
 @bp.post("/scan")
 @login_required
-@limiter.limit(scan_rate_limit, key_func=user_rate_key, scope="scans")
+@scan_limit
 def submit_scan():
     form = ScanForm()
     if not form.validate_on_submit():

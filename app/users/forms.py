@@ -85,6 +85,10 @@ class EndSessionsForm(FlaskForm):
     submit = SubmitField("Log out everywhere")
 
 
+class ResetTwoFactorForm(FlaskForm):
+    submit = SubmitField("Reset second factor")
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired(message="Type your current password."),

@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    url_for)
 from flask_login import current_user, login_required, login_user
 
-from app.api.helpers import user_rate_key
+from app.ratelimits import user_rate_key
 from app.audit.services import list_audit_events
 from app.auth.decorators import role_required
 from app.auth.services import AccountError
@@ -17,7 +17,7 @@ from app.extensions import db, limiter
 from app.users import services
 from app.users.forms import (ChangePasswordForm, CreateUserForm, DeactivateForm, EditUserForm,
                              EndSessionsForm, ReactivateForm, ResetPasswordForm,
-                             UserFilterForm, password_choice_is_clear)
+                             ResetTwoFactorForm, UserFilterForm, password_choice_is_clear)
 
 bp = Blueprint("users", __name__)
 
@@ -93,6 +93,7 @@ def _page_forms(user, **given):
         "deactivate_form": DeactivateForm(prefix="deactivate", formdata=None),
         "reactivate_form": ReactivateForm(prefix="reactivate", formdata=None),
         "sessions_form": EndSessionsForm(prefix="sessions", formdata=None),
+        "two_factor_form": ResetTwoFactorForm(prefix="twofactor", formdata=None),
     }
     forms.update(given)
     return forms
@@ -199,6 +200,10 @@ BUTTONS = {
     "reactivate": ("reactivate_user", ReactivateForm, "reactivate",
                    lambda user: services.update_user(_actor(), user, {"is_active": True}),
                    "{username} is active again and can log in."),
+    "two-factor/reset": ("reset_user_two_factor", ResetTwoFactorForm, "twofactor",
+                         lambda user: services.reset_two_factor(_actor(), user),
+                         "The second factor of {username} is removed and their sessions have "
+                         "ended; they set up a new one at their next login."),
     "logout-everywhere": ("end_user_sessions", EndSessionsForm, "sessions",
                           lambda user: services.log_out_everywhere(_actor(), user),
                           "Every session of {username} has ended."),

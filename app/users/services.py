@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import (ACCOUNT_PASSWORD_CHANGE, USER_CREATE, USER_DEACTIVATE,
                                 USER_LOGOUT_EVERYWHERE, USER_PASSWORD_RESET, USER_REACTIVATE,
-                                USER_UPDATE, record_audit)
+                                USER_TWO_FACTOR_RESET, USER_UPDATE, record_audit)
 from app.auth.passwords import generate_password, hash_password, verify_password
 from app.auth.services import (AccountError, create_user, end_sessions, find_user,
                                normalise_username, validate_new_password)
@@ -286,3 +286,19 @@ def change_own_password(user: User, current_password: str, new_password: str) ->
     end_sessions(user)
     record_audit(user, ACCOUNT_PASSWORD_CHANGE, "user", user.username, None,
                  {"sessions_ended": True})
+
+
+def reset_two_factor(actor: User, target: User) -> None:
+    """Remove another user's second factor (a lost phone and no recovery code left): their
+    sessions end, and they enrol again at their next login if their role needs it."""
+    from app.auth import two_factor
+
+    if actor.id == target.id:
+        raise AccountError("own_two_factor",
+                           "You cannot reset your own second factor: ask another admin.")
+    if not target.has_two_factor:
+        raise AccountError("no_two_factor",
+                           f"{target.username} has no second factor to reset.")
+    two_factor.reset(target)
+    record_audit(actor, USER_TWO_FACTOR_RESET, "user", target.username,
+                 {"two_factor": True}, {"two_factor": False, "sessions_ended": True})

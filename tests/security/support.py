@@ -68,6 +68,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/login", "POST"): public("/login", 302, form={"username": "the-staff",
                                                     "password": PASSWORD}),
     ("/logout", "POST"): public("/logout", 302, note="anonymous: nothing to end, back to login"),
+    # No password checked in this session: every role is sent back to the login page.
+    ("/login/two-factor", "GET"): public("/login/two-factor", LOGIN),
+    ("/login/two-factor", "POST"): public("/login/two-factor", LOGIN, form={"code": "123456"}),
+    ("/login/two-factor/setup", "GET"): public("/login/two-factor/setup", LOGIN),
+    ("/login/two-factor/setup", "POST"): public("/login/two-factor/setup", LOGIN,
+                                                form={"code": "123456"}),
     # --- health and metrics -------------------------------------------------------------
     ("/health", "GET"): public("/health"),
     ("/health/ready", "GET"): public("/health/ready"),
@@ -153,6 +159,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/users/sleeper/reactivate", 303, form={"reactivate-submit": "y"}),
     ("/users/<username>/logout-everywhere", "POST"): admin_page(
         "/users/target/logout-everywhere", 303, form={"sessions-submit": "y"}),
+    ("/users/<username>/two-factor/reset", "POST"): admin_page(
+        "/users/target/two-factor/reset", 409, form={"twofactor-submit": "y"},
+        note="target has no second factor: refused, nothing changes"),
     ("/audit", "GET"): admin_page("/audit?action=user."),
     ("/api/v1/users", "GET"): Route("/api/v1/users", 401, 403, 403, 200),
     ("/api/v1/users", "POST"): Route("/api/v1/users", 401, 403, 403, 201, json={

@@ -1,0 +1,45 @@
+"""The rate limits that several blueprints share, and their keys (DESIGN.md section 7).
+
+One scan bucket per user: the station's form post (/scan) and every scan of the JSON API
+(and the batch endpoint, when it comes) are decorated with the same `scan_limit`, a shared
+limit whose Redis key is `user:<id>/scans` whatever the path (issue 17, finding 5: the form
+had a bucket of its own, so a user got twice SCAN_RATE_LIMIT)."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_login import current_user
+
+from app.extensions import limiter
+
+SCAN_SCOPE = "scans"
+
+
+def user_rate_key() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    from flask_limiter.util import get_remote_address
+
+    return f"ip:{get_remote_address()}"
+
+
+def scan_rate_limit() -> str:
+    return current_app.config["SCAN_RATE_LIMIT"]
+
+
+def login_username_key() -> str:
+    """The username a login attempt names, whatever the body: a urlencoded or multipart
+    form, or a JSON object (Flask-WTF reads either as the form). Finding 4: reading only
+    request.form put every JSON login into one empty-username bucket. A value that is not
+    text counts under the empty name (the request is refused with 400 anyway)."""
+    username = request.form.get("username")
+    if username is None and request.is_json:
+        body = request.get_json(silent=True)
+        username = body.get("username") if isinstance(body, dict) else None
+    if not isinstance(username, str):
+        username = ""
+    return "login-user:" + username.strip().lower()[:64]
+
+
+# The one scan bucket: decorate every scan endpoint with this object itself.
+scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE, key_func=user_rate_key)
