@@ -122,7 +122,12 @@
   // ---- rendering ----------------------------------------------------------------------
   var MESSAGE_CLASS = { ok: "msg-ok", duplicate: "msg-warn", error: "msg-error", complete: "msg-complete", info: "msg-info", idle: "msg-idle" };
 
-  function say(kind, text) {
+  // True while the message tells of scans waiting on this device: once they are all sent it
+  // is replaced, never left standing after the connection is back.
+  var waitingMessage = false;
+
+  function say(kind, text, aboutWaiting) {
+    waitingMessage = !!aboutWaiting;
     messageEl.className = "scan-message " + MESSAGE_CLASS[kind];
     messageEl.textContent = text;
   }
@@ -201,8 +206,24 @@
     pendingNote.textContent = pending > 1 ? pending + " scans being sent\u2026" : "";
   }
 
+  // The scan input keeps the focus, also while "Finish it short?" is shown: the scanner's
+  // Enter must never press the confirmation's button.
   function refocus() {
-    if (confirmPanel.classList.contains("d-none")) { input.focus({ preventScroll: true }); }
+    input.focus({ preventScroll: true });
+  }
+
+  function showConfirm(text) {
+    confirmText.textContent = text;
+    confirmPanel.classList.remove("d-none");
+    input.focus({ preventScroll: true });
+  }
+
+  function confirmShown() { return !confirmPanel.classList.contains("d-none"); }
+
+  function countMyScan(result) {  // "My scans today" counts new links only
+    if (result === "linked" && myScansEl) {
+      myScansEl.textContent = String((parseInt(myScansEl.textContent, 10) || 0) + 1);
+    }
   }
 
   // ---- talking to the server ----------------------------------------------------------
@@ -400,7 +421,7 @@
               scheduleRetry();
               return markWaiting(items).then(function (count) {
                 if (live) {
-                  say("duplicate", "The server cannot be reached: " + count + " scan" + (count === 1 ? " is" : "s are") + " saved on this device and will be sent when it answers. Keep scanning.");
+                  say("duplicate", "The server cannot be reached: " + count + " scan" + (count === 1 ? " is" : "s are") + " saved on this device and will be sent when it answers. Keep scanning.", true);
                   play("duplicate");
                 }
                 return null;
@@ -424,6 +445,12 @@
     return next().catch(function () { scheduleRetry(); }).then(function () {
       draining = false;
       return showWaiting();
+    }).then(function (count) {
+      if (count === 0 && sentQuietly > 0 && waitingMessage) {
+        say("ok", "Connection back: " + sentQuietly + " waiting scan" + (sentQuietly === 1 ? " was" : "s were") + " sent. Keep scanning.");
+      }
+      if (count === 0) { sentQuietly = 0; }
+      return count;
     });
   }
 
@@ -438,8 +465,12 @@
   }
 
   // A scan sent from the queue after an outage: the worker has moved on, so no loud message.
+  var sentQuietly = 0;
+
   function quietSuccess(answer) {
     var p = answer.body.parent;
+    sentQuietly += 1;
+    countMyScan(answer.body.result);
     var child = answer.body.child ? answer.body.child.code : "";
     if (parent && p.code === parent.code) {
       updateCounts(p);
@@ -480,11 +511,9 @@
     }
     if (error.parent) { updateCounts(error.parent); }
     if (error.code === "under_capacity") {
-      confirmText.textContent = error.message;
-      confirmPanel.classList.remove("d-none");
+      showConfirm(error.message);
       say("duplicate", error.message);
       play("duplicate");
-      document.getElementById("confirm-finish-yes").focus();
       return;
     }
     say("error", error.message);
@@ -511,9 +540,7 @@
         break;
       case "linked":
       case "replayed":
-        if (body.result === "linked" && myScansEl) {  // "My scans today" counts new links only
-          myScansEl.textContent = String((parseInt(myScansEl.textContent, 10) || 0) + 1);
-        }
+        countMyScan(body.result);
         if (parent && p.code === parent.code && child) {
           markSent(child);
           if (!childrenList.querySelector('[data-code="' + child + '"]')) { childrenList.insertBefore(childItem(child), childrenList.firstChild); }
@@ -577,7 +604,7 @@
       if (!navigator.onLine || retryTimer !== null || sessionLost) {
         // Known to be cut off: keep it and go on, without waiting for a time-out per scan.
         return queued().then(markWaiting).then(function (count) {
-          say("duplicate", code + " saved on this device; " + count + " waiting. They will be sent when the connection is back.");
+          say("duplicate", code + " saved on this device; " + count + " waiting. They will be sent when the connection is back.", true);
           play("duplicate");
           logResult("duplicate", code + " waiting to be sent");
         });
@@ -624,16 +651,20 @@
     } else if (action === "finish" || action === "finish_short") {
       var short = parent && parent.child_count < parent.capacity;
       if (action === "finish" && short) {
-        confirmText.textContent = parent.code + " has " + parent.child_count + " of " + parent.capacity + " bags. Finish it short?";
-        confirmPanel.classList.remove("d-none");
-        document.getElementById("confirm-finish-yes").focus();
+        showConfirm(parent.code + " has " + parent.child_count + " of " + parent.capacity +
+                    " bags. Finish it short? Scanning a bag goes on filling it.");
         return;
       }
       enqueue(function () { return finish(true); });
     } else {
       var raw = input.value;
       input.value = "";
-      if (raw.trim()) { enqueue(function () { return scan(raw); }); }
+      if (raw.trim()) {
+        if (confirmShown()) {  // a scan answers "Finish it short?" with "no": keep filling
+          confirmPanel.classList.add("d-none");
+        }
+        enqueue(function () { return scan(raw); });
+      }
     }
     refocus();
   });
