@@ -35,7 +35,8 @@ function start(root) {
     loginUrl: root.dataset.loginUrl,
     parentPattern: new RegExp(root.dataset.parentPattern),
     idleMs: parseInt(root.dataset.idleSeconds, 10) * 1000,
-    user: root.dataset.user
+    user: root.dataset.user,
+    commands: JSON.parse(root.dataset.commands || "{}")  // command barcode -> action
   };
   const RECENT_MS = 15000;  // a result this soon after the scan gets the full sound and message
 
@@ -323,14 +324,51 @@ function start(root) {
     }
   }
 
-  function askFinish() {
-    if (parent && parent.status === "open" && parent.child_count < parent.capacity) {
-      view.showConfirm(parent.code + " has " + parent.child_count + " of " + parent.capacity +
-                       " bags. Finish it short? Scanning a bag goes on filling it.");
+  async function askFinish() {
+    if (!parent || parent.status !== "open") {
+      view.say("info", "No parent is being filled: there is nothing to finish. Scan a PARENT bag.");
+      play("info");
       return;
     }
-    enqueue(() => finish(true));
+    if (parent.child_count < parent.capacity) {
+      view.showConfirm(parent.code + " has " + parent.child_count + " of " + parent.capacity +
+                       " bags. Finish it short? Scanning a bag goes on filling it.");
+      view.say("duplicate", "Finish " + parent.code + " short? Scan \u201cYes, finish short\u201d (or tap it) to finish; scan \u201cCancel\u201d or the next bag to keep filling.");
+      play("duplicate");
+      return;
+    }
+    await finish(true);
   }
+
+  function newParent() {
+    dropParent("Scan a PARENT bag to start.");
+    view.focus();
+  }
+
+  // A command barcode (app/scanning/commands.py) does what its button does, in the order
+  // it was scanned among the bags.
+  const COMMANDS = {
+    finish: () => enqueue(askFinish),
+    finish_short: () => enqueue(async () => {
+      if (view.confirmShown()) {
+        await finish(true);
+      } else {
+        view.say("info", "Nothing to confirm: scan \u201cFinish\u201d first.");
+        play("info");
+      }
+    }),
+    cancel: () => enqueue(async () => {
+      if (view.confirmShown()) {
+        view.hideConfirm();
+        view.say("info", "Not finished: keep scanning bags into " + parent.code + ".");
+      } else {
+        view.say("info", "Nothing to cancel.");
+      }
+      play("info");
+    }),
+    undo: () => { view.hideConfirm(); enqueue(undoLast); },
+    new_parent: () => enqueue(async () => newParent())
+  };
 
   function enqueue(task) {
     pending += 1;
@@ -359,13 +397,16 @@ function start(root) {
     if (action === "undo") {
       enqueue(undoLast);
     } else if (action === "finish") {
-      askFinish();
+      enqueue(askFinish);
     } else if (action === "finish_short") {
       enqueue(() => finish(true));
     } else {
       const raw = input.value;
       input.value = "";
-      if (raw.trim()) {
+      const command = config.commands[normalise(raw)];
+      if (command) {
+        COMMANDS[command]();
+      } else if (raw.trim()) {
         view.hideConfirm();  // a scan answers "Finish it short?" with "no": keep filling
         enqueue(() => scan(raw));
       }
@@ -381,8 +422,7 @@ function start(root) {
 
   document.getElementById("new-parent-button").addEventListener("click", (event) => {
     event.preventDefault();
-    dropParent("Scan a PARENT bag to start.");
-    view.focus();
+    newParent();
   });
 
   // The input keeps focus: after clicks elsewhere, after the window regains focus, and
