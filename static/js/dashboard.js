@@ -17,6 +17,7 @@
     activityUrl: root.dataset.activityUrl,
     bagUrl: root.dataset.bagUrl,
     loginUrl: root.dataset.loginUrl,
+    importsUrl: root.dataset.importsUrl,
     refreshMs: Math.max(1, parseInt(root.dataset.refreshSeconds, 10) || 10) * 1000,
     timeoutMs: 8000
   };
@@ -38,6 +39,8 @@
   }
 
   function number(value) { return Number(value).toLocaleString("en-US"); }
+
+  function plural(count, word) { return number(count) + " " + (count === 1 ? word : word + "s"); }
 
   function bagUrl(code) { return config.bagUrl.replace("__CODE__", encodeURIComponent(code)); }
 
@@ -133,7 +136,7 @@
 
     replaceChildren(document.getElementById("people-body"), stats.people.map(function (person) {
       var row = el("tr");
-      row.appendChild(el("td", "", person.username));
+      row.appendChild(el("td", "", person.name));
       row.appendChild(el("td", "text-end", number(person.scans)));
       row.appendChild(el("td", "text-end", number(person.parents_completed)));
       row.appendChild(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)));
@@ -156,11 +159,22 @@
       var codeSpan = el("span");
       codeSpan.appendChild(bagLink(item.code));
       top.appendChild(codeSpan);
-      top.appendChild(el("span", "text-secondary small text-nowrap", clock(item.at) + " \u00b7 " + item.username));
+      top.appendChild(el("span", "text-secondary small text-nowrap", clock(item.at) + " \u00b7 " + item.name));
       li.appendChild(top);
       li.appendChild(el("div", "small text-danger-emphasis", item.reason));
       return li;
     }), emptyItem("No refused scans."));
+
+    replaceChildren(document.getElementById("imports-list"), stats.imports.map(function (item) {
+      var li = el("li", "list-group-item py-1 small");
+      var link = el("a", "", item.file);
+      link.href = config.importsUrl + "/" + item.import_id;
+      li.appendChild(link);
+      li.appendChild(document.createTextNode(" by " + item.name + ": " + plural(item.children_linked, "bag") +
+        " linked, " + plural(item.parents_created, "new parent") + " "));
+      li.appendChild(el("span", "text-secondary", "\u00b7 " + clock(item.at)));
+      return li;
+    }), emptyItem("No file imported today."));
   }
 
   function renderActivity(activity) {
@@ -168,7 +182,7 @@
       var li = el("li", "list-group-item py-1 small" + (item.outcome !== "accepted" ? " text-danger-emphasis" : ""));
       li.appendChild(el("span", "text-secondary small", clock(item.at)));
       li.appendChild(document.createTextNode(" "));
-      li.appendChild(el("strong", "", item.username));
+      li.appendChild(el("strong", "", item.name));
       li.appendChild(document.createTextNode(" " + item.summary));
       return li;
     }), emptyItem("No scans yet."));

@@ -158,9 +158,12 @@ EXPECTED = {
     "scans": {"today": 8, "last_hour": 4},
     "hourly": hourly_expected(),
     "people": [
-        {"username": "alice", "scans": 5, "parents_completed": 1, "errors": 1},
-        {"username": "bob", "scans": 3, "parents_completed": 1, "errors": 1},
-        {"username": "carol", "scans": 0, "parents_completed": 0, "errors": 1},
+        {"username": "alice", "name": "alice", "scans": 5, "parents_completed": 1,
+         "errors": 1},
+        {"username": "bob", "name": "bob", "scans": 3, "parents_completed": 1,
+         "errors": 1},
+        {"username": "carol", "name": "carol", "scans": 0, "parents_completed": 0,
+         "errors": 1},
     ],
     "stale_parents": [
         {"code": "SB00003", "kind": "parent", "status": "open", "capacity": 30,
@@ -171,15 +174,20 @@ EXPECTED = {
          "child_count": 0, "last_scan_at": "2026-03-10T10:15:19+05:30"},
     ],
     "exceptions": [
-        {"at": "2026-03-10T10:44:00+05:30", "username": "carol", "code": "X!",
+        {"at": "2026-03-10T10:44:00+05:30", "username": "carol", "name": "carol",
+         "code": "X!",
          "reason": "X! is not a parent code. Scan the parent's label."},
-        {"at": "2026-03-10T10:35:20+05:30", "username": "bob", "code": "C0004",
+        {"at": "2026-03-10T10:35:20+05:30", "username": "bob", "name": "bob",
+         "code": "C0004",
          "reason": "C0004 is already in SB00002. Put it aside and tell a supervisor."},
-        {"at": "2026-03-10T09:00:00+05:30", "username": "alice", "code": "C0099",
+        {"at": "2026-03-10T09:00:00+05:30", "username": "alice", "name": "alice",
+         "code": "C0099",
          "reason": "SB00002 is full (2 / 2). Put C0099 aside and scan a new parent."},
-        {"at": "2026-03-09T22:00:00+05:30", "username": "dave", "code": "C0007",
+        {"at": "2026-03-09T22:00:00+05:30", "username": "dave", "name": "dave",
+         "code": "C0007",
          "reason": "SB00006 is complete. Put C0007 aside and scan a new parent."},
     ],
+    "imports": [],
     "generated_at": "2026-03-10T10:45:20+05:30",
 }
 
@@ -222,7 +230,7 @@ def test_zone_whose_midnight_is_off_the_hour_grid(app, make_user, monkeypatch):
     db.session.commit()
     stats = services.dashboard_stats()
     assert stats["scans"]["today"] == 2
-    assert stats["people"] == [{"username": "lhw", "scans": 2, "parents_completed": 0,
+    assert stats["people"] == [{"username": "lhw", "name": "lhw", "scans": 2, "parents_completed": 0,
                                 "errors": 0}]
     counted = {bucket["hour"]: bucket["scans"] for bucket in stats["hourly"] if bucket["scans"]}
     assert counted == {"2026-10-03T23:30:00+10:30": 2, "2026-10-04T12:00:00+11:00": 1}
@@ -291,7 +299,7 @@ def test_a_new_scan_shows_at_once_on_every_worker(make_app, dataset, frozen):
     assert after == after_other
     assert after["scans"] == {"today": 9, "last_hour": 5}
     assert after["hourly"][-1]["scans"] == 3
-    assert after["people"][1] == {"username": "bob", "scans": 4, "parents_completed": 1,
+    assert after["people"][1] == {"username": "bob", "name": "bob", "scans": 4, "parents_completed": 1,
                                   "errors": 1}
 
 
@@ -312,7 +320,7 @@ def test_recent_activity_lists_the_latest_events_newest_first(client, login_as, 
     assert len(items) == services.ACTIVITY_LIMIT
     assert [item["at"] for item in items] == sorted((item["at"] for item in items), reverse=True)
     assert items[0] == {
-        "at": "2026-03-10T10:44:00+05:30", "username": "carol", "action": "parent_scan",
+        "at": "2026-03-10T10:44:00+05:30", "username": "carol", "name": "carol", "action": "parent_scan",
         "outcome": "rejected", "result": "invalid_code", "code": "X!", "parent": None,
         "reason": "X! is not a parent code. Scan the parent's label.",
         "summary": "refused X!: invalid code"}
