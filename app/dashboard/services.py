@@ -25,7 +25,6 @@ counters, the chart and the table agree with each other.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from sqlalchemy import (BigInteger, Connection, cast, func, literal, literal_col
                         union_all)
 from sqlalchemy.orm import aliased
 
+from app.display import plain_reason
 from app.extensions import db
 from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
 from app.models.bag import PARENT_ONLY_SQL
@@ -326,15 +326,6 @@ def _imports_today(conn: Connection, win: Windows) -> list[dict]:
                       "children_linked": int(counts.get("children_linked", 0)),
                       "parents_created": int(counts.get("parents_created", 0))})
     return items
-
-
-_PATTERN_NOTE = re.compile(r"\s*\(pattern \^.*?\$\)")
-
-
-def plain_reason(reason: str) -> str:
-    """A refusal in words: the "(pattern ^...$)" that older messages carried is left out
-    (issue 18, item 3); the words before it already say what a code looks like."""
-    return _PATTERN_NOTE.sub("", reason)
 
 
 def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) -> dict:
