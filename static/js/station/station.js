@@ -230,16 +230,27 @@ function start(root) {
     const body = answer.body;
     const p = body.parent;
     const child = body.child ? body.child.code : "";
+    let left = "";
     switch (body.result) {
       case "parent_created":
       case "parent_opened":
+        if (p.status === "complete" && parent && parent.status === "open" && parent.code !== p.code) {
+          // A complete parent scanned while filling another: stay on the open one.
+          view.say("duplicate", p.code + " is already complete (" + p.child_count + " / " + p.capacity + "). Still filling " +
+                   parent.code + " (" + parent.child_count + " / " + parent.capacity + "): scan its next bag.");
+          play("duplicate");
+          view.logResult("duplicate", p.code + " is complete; kept " + parent.code);
+          break;
+        }
+        left = parent && parent.status === "open" && parent.code !== p.code && parent.child_count < parent.capacity
+          ? " " + parent.code + " is left open at " + parent.child_count + " / " + parent.capacity + "." : "";
         setParent(p, p.children || []);
         if (p.status === "complete") {
           view.say("complete", p.code + " is complete (" + p.child_count + " / " + p.capacity + "). Scan a new parent, or ask a supervisor to reopen it.");
           play("duplicate");
         } else {
-          view.say("info", (body.result === "parent_created" ? "New parent " : "Parent ") + p.code + " (" + p.child_count + " / " + p.capacity + "). Scan its bags.");
-          play("info");
+          view.say(left ? "duplicate" : "info", (body.result === "parent_created" ? "New parent " : "Parent ") + p.code + " (" + p.child_count + " / " + p.capacity + "). Scan its bags." + left);
+          play(left ? "duplicate" : "info");
         }
         view.logResult("info", p.code + (body.result === "parent_created" ? " started" : " opened"));
         break;

@@ -33,7 +33,7 @@ export function createView() {
     item.className = "list-group-item py-1 result-" + kind;
     const time = document.createElement("span");
     time.className = "text-secondary me-2 small";
-    time.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    time.textContent = window.tracetrackTime ? window.tracetrackTime.clock() : "";
     item.append(time, document.createTextNode(text));
     el.results.prepend(item);
     while (el.results.children.length > MAX_RESULTS) { el.results.lastChild.remove(); }
