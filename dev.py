@@ -61,7 +61,17 @@ def serve(args: list[str]) -> None:
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "5000")
     print(f"TraceTrack on http://{host}:{port}/  (Ctrl+C stops it)", flush=True)
-    flask("run", "--host", host, "--port", port, "--no-debugger", "--no-reload", *args, env=env)
+    print(f"Next: log in at http://{host}:{port}/login as the admin; create users under Users "
+          "(or .venv/bin/flask --app main users create NAME --role staff); README.md says more.",
+          flush=True)
+    command = [str(PYTHON), "-m", "flask", "--app", "main", "run", "--host", host, "--port", port,
+               "--no-debugger", "--no-reload", *args]
+    if os.name == "posix":
+        # The server takes this process's place: a signal to dev.py's pid (Ctrl+C, kill,
+        # a process manager) reaches the server itself, and nothing is left serving.
+        os.chdir(ROOT)
+        os.execve(command[0], command, env)  # noqa: S606
+    run(command, env=env)
 
 
 def test(args: list[str]) -> None:
