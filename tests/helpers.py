@@ -79,7 +79,8 @@ def all_pages(client, **params) -> list[dict]:
         assert pages < 1000, "the cursor never ends"
 
 
-PAGE_CODE = re.compile(r'<a class="bag-code" href="/bags/[^"]+">([^<]+)</a></td>\s*<td>(parent|child)</td>')
+PAGE_CODE = re.compile(
+    r'<a class="bag-code" href="/bags/[^"]+">([^<]+)</a></td>\s*<td[^>]*>(parent|child)</td>')
 
 
 def page_codes(html: str) -> list[str]:

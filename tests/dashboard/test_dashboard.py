@@ -343,7 +343,8 @@ def test_dashboard_page_shows_the_figures_and_links_exceptions_to_the_bag(
         assert f'data-testid="count-{key}">{value}</div>' in html
     assert 'href="/bags/C0004"' in html and 'href="/bags/X!"' in html
     assert 'href="/bags/SB00003"' in html
-    assert "10:15:19" in html and "2026-03-09 22:00" in html  # today's time; older: date too
+    # One format in APP_TIMEZONE; the exact time with seconds on hover (title).
+    assert "10 Mar 2026, 10:15:19 (IST)" in html and ">9 Mar 2026, 22:00</time>" in html
     assert "vendor/chart.js-4.6.1/chart.umd.min.js" in html
     assert 'id="hourly-chart"' in html and "style=" not in html
     assert "<script>" not in html
