@@ -67,7 +67,17 @@ def serve(args: list[str]) -> None:
               "phone, types the app's code, and gets ten one-time recovery codes to write "
               "down. For a trial without it: REQUIRE_2FA_ROLES= python3 dev.py serve",
               flush=True)
-    flask("run", "--host", host, "--port", port, "--no-debugger", "--no-reload", *args, env=env)
+    print(f"Next: log in at http://{host}:{port}/login as the admin; create users under Users "
+          "(or .venv/bin/flask --app main users create NAME --role staff); README.md says more.",
+          flush=True)
+    command = [str(PYTHON), "-m", "flask", "--app", "main", "run", "--host", host, "--port", port,
+               "--no-debugger", "--no-reload", *args]
+    if os.name == "posix":
+        # The server takes this process's place: a signal to dev.py's pid (Ctrl+C, kill,
+        # a process manager) reaches the server itself, and nothing is left serving.
+        os.chdir(ROOT)
+        os.execve(command[0], command, env)  # noqa: S606
+    run(command, env=env)
 
 
 def test(args: list[str]) -> None:

@@ -70,6 +70,9 @@ def register_blueprints(app: Flask) -> None:
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
 
+    from app.display import register as register_display
+
+    register_display(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(scanning_bp)

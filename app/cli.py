@@ -70,7 +70,8 @@ def ensure_admin_command():
 
 
 @click.command("seed-demo")
-@click.option("--user", "username", default=None, help="Who scans the demo bags (default: an admin).")
+@click.option("--user", "username", default=None,
+              help="Who scans the demo bags (default: the staff, or three demo staff).")
 @click.option("--parents", default=12, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--seed", default=7, show_default=True, help="Random seed, for a repeatable set.")
 def seed_demo_command(username: str | None, parents: int, seed: int):
@@ -83,6 +84,7 @@ def seed_demo_command(username: str | None, parents: int, seed: int):
         select(User).where(User.role == "admin", User.is_active.is_(True)).limit(1))
     if user is None:
         raise click.ClickException("No such user. Create one first with `users create`.")
+    scanners = [user] if username else _demo_staff()
     rng = random.Random(seed)
     existing = set(db.session.scalars(select(Bag.code)))
     parent_codes = [code for code in (f"SB{n:05d}" for n in range(1, 100_000))
@@ -91,6 +93,7 @@ def seed_demo_command(username: str | None, parents: int, seed: int):
                    if code not in existing)
     linked, open_parents, full_children, refused = 0, [], [], 0
     for number, parent_code in enumerate(parent_codes):
+        user = rng.choice(scanners)  # each parent filled by one person, as on the floor
         parent = run_scan(scan_parent, user, parent_code).parent
         fill = rng.choice([parent.capacity, parent.capacity, rng.randint(1, parent.capacity - 1), 0])
         if number == len(parent_codes) - 1 and not open_parents:
@@ -104,11 +107,30 @@ def seed_demo_command(username: str | None, parents: int, seed: int):
     mistakes = ["HELLO!", "SB1"] + rng.sample(full_children, k=min(3, len(full_children)))
     for code in mistakes if open_parents else []:
         try:  # bad labels and bags already in another parent, as a real shift has them
-            run_scan(scan_child, user, open_parents[0], code)
+            run_scan(scan_child, rng.choice(scanners), open_parents[0], code)
         except ScanError:
             refused += 1
-    click.echo(f"Seeded {len(parent_codes)} parents with {linked} children as {user.username}; "
+    names = ", ".join(scanner.username for scanner in scanners)
+    click.echo(f"Seeded {len(parent_codes)} parents with {linked} children, scanned by {names}; "
                f"{refused} refused scans recorded.")
+
+
+DEMO_STAFF = (("demo-anna", "Anna (demo)"), ("demo-ben", "Ben (demo)"), ("demo-chen", "Chen (demo)"))
+
+
+def _demo_staff() -> list[User]:
+    """The active staff, or three demo staff made for the purpose. Their passwords are
+    random and never shown: an admin resets one to let somebody log in as them."""
+    import secrets
+
+    staff = list(db.session.scalars(
+        select(User).where(User.role == "staff", User.is_active.is_(True)).order_by(User.id)))
+    if staff:
+        return staff
+    made = [find_user(name) or create_user(name, "staff", secrets.token_urlsafe(24), display)
+            for name, display in DEMO_STAFF]
+    db.session.commit()
+    return made
 
 
 @click.command("check-config")

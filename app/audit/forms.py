@@ -1,8 +1,17 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField, SubmitField
+from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, ValidationError
 
 from app.timeparse import TimeRejected, check_date
+from app.display import ACTION_WORDS
+
+
+class ListField(SelectField):
+    """A list of the actions, in words; an address edited by hand gets a sentence back."""
+
+    def pre_validate(self, form):
+        if self.data not in {value for value, _label in self.choices}:
+            raise ValidationError("Pick what changed from the list.")
 
 
 class AuditFilterForm(FlaskForm):
@@ -13,14 +22,14 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField("Who (username)", validators=[Optional(), Length(max=64)],
                         render_kw={"autocapitalize": "none", "spellcheck": "false"})
-    action = StringField("Action", validators=[Optional(), Length(max=64)],
-                         render_kw={"placeholder": "e.g. user.deactivate",
-                                    "list": "audit-actions", "autocapitalize": "none"})
+    action = ListField("What", choices=[("", "Any change"), ("user.", "Any change to a user"),
+                                       ("bag.", "Any bag correction"), *ACTION_WORDS.items()],
+                       validators=[Optional()])
     target = StringField("Target", validators=[Optional(), Length(max=128)],
                          render_kw={"placeholder": "user or bag code",
                                     "autocapitalize": "none"})
-    date_from = DateField("From (UTC day)", validators=[Optional()])
-    date_to = DateField("To (UTC day)", validators=[Optional()])
+    date_from = DateField("From (day)", validators=[Optional()])
+    date_to = DateField("To (day)", validators=[Optional()])
     submit = SubmitField("Filter")
 
     def validate_date_from(self, field):

@@ -8,7 +8,9 @@ import binascii
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from flask import has_request_context, request
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_request_context, request
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
@@ -122,4 +124,6 @@ def list_audit_events(*, actor: str | None = None, action: str | None = None,
 
 
 def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """Midnight of `day` in APP_TIMEZONE, the zone every page shows times in."""
+    zone = ZoneInfo(current_app.config["APP_TIMEZONE"])
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)

@@ -19,7 +19,7 @@ def show_dashboard():
     activity = services.recent_activity()
     return render_template(
         "dashboard/index.html", stats=stats, activity=activity["items"],
-        today=stats["generated_at"][:10], bag_url=services.bag_url,
+        bag_url=services.bag_url,
         refresh_seconds=REFRESH_SECONDS,
         stats_url=url_for("api.dashboard_stats"),
         activity_url=url_for("api.dashboard_activity"),

@@ -14,6 +14,10 @@ with the size of the tables or with the day's volume:
 - stale parents: one index probe per open parent; exceptions and recent activity: the
   newest rows of an index in time order.
 
+Floor work only: an import writes the events a station would have written (station
+'import:<job id>'); scan_counts leaves them out (migration 0010) and so do the exceptions, the
+activity and the last hour's edge. Imports are listed on their own ("Imports today").
+
 "Today" and the hour buckets are in APP_TIMEZONE; stored times stay UTC. All figures of one
 answer come from one snapshot of the database (REPEATABLE READ on PostgreSQL), so that the
 counters, the chart and the table agree with each other.
@@ -32,10 +36,14 @@ from sqlalchemy import (BigInteger, Connection, cast, func, literal, literal_col
                         union_all)
 from sqlalchemy.orm import aliased
 
+from app.display import plain_reason
 from app.extensions import db
 from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
 from app.models.bag import PARENT_ONLY_SQL
-from app.models.events import LINKED_SCAN_SQL, REFUSED_SQL, SLOT_MINUTES, ScanCount
+from app.models.events import (FLOOR_WORK_SQL, LINKED_SCAN_SQL, REFUSED_SQL, SLOT_MINUTES,
+                               ScanCount)
+from app.models.imports import Import
+from app.models.job import SUCCEEDED, Job
 from app.models.types import UTCDateTime, utcnow
 
 HOURS = 24
@@ -47,6 +55,7 @@ ACTIVITY_LIMIT = 20
 IS_PARENT = text(f"({PARENT_ONLY_SQL})")
 IS_LINKED_SCAN = text(f"({LINKED_SCAN_SQL})")
 IS_REFUSAL = text(f"({REFUSED_SQL})")
+IS_FLOOR_WORK = text(f"({FLOOR_WORK_SQL})")
 
 
 def _constant(value: str):
@@ -147,6 +156,7 @@ def dashboard_stats(now: datetime | None = None) -> dict:
             "people": people,
             "stale_parents": _stale_parents(conn, win),
             "exceptions": _exceptions(conn, win),
+            "imports": _imports_today(conn, win),
             "generated_at": win.iso(win.now),
         }
 
@@ -199,9 +209,11 @@ def _people_today(conn: Connection, win: Windows) -> list[dict]:
     counts = _today_by_user(conn, win)
     if not counts:
         return []
-    names = dict(conn.execute(select(User.id, User.username).where(User.id.in_(counts))).all())
+    names = {user_id: (username, display_name or username) for user_id, username, display_name
+             in conn.execute(select(User.id, User.username, User.display_name)
+                             .where(User.id.in_(counts))).all()}
     people = [
-        {"username": names[user_id], "scans": kinds.get("linked", 0),
+        {"username": names[user_id][0], "name": names[user_id][1], "scans": kinds.get("linked", 0),
          "parents_completed": kinds.get("completed", 0), "errors": kinds.get("refused", 0)}
         for user_id, kinds in counts.items()
     ]
@@ -249,7 +261,7 @@ def _linked_last_hour(conn: Connection, win: Windows) -> int:
                    .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= boundary)
                    .scalar_subquery())
     edge = (select(func.count()).select_from(ScanEvent)
-            .where(IS_LINKED_SCAN, ScanEvent.created_at >= win.hour_ago,
+            .where(IS_LINKED_SCAN, IS_FLOOR_WORK, ScanEvent.created_at >= win.hour_ago,
                    ScanEvent.created_at < boundary)
             .scalar_subquery())
     return int(conn.scalar(select(whole_slots + edge)))
@@ -283,14 +295,37 @@ def _stale_parents(conn: Connection, win: Windows) -> list[dict]:
 def _exceptions(conn: Connection, win: Windows) -> list[dict]:
     """The latest refused scans, newest first."""
     rows = conn.execute(
-        select(ScanEvent.created_at, User.username, ScanEvent.code, ScanEvent.reason,
-               ScanEvent.result)
+        select(ScanEvent.created_at, User.username, User.display_name, ScanEvent.code,
+               ScanEvent.reason, ScanEvent.result)
         .join(User, User.id == ScanEvent.user_id)
-        .where(IS_REFUSAL)
+        .where(IS_REFUSAL, IS_FLOOR_WORK)
         .order_by(ScanEvent.created_at.desc()).limit(EXCEPTION_LIMIT)
     ).all()
-    return [{"at": win.iso(row.created_at), "username": row.username, "code": row.code,
-             "reason": row.reason or row.result} for row in rows]
+    return [{"at": win.iso(row.created_at), "username": row.username,
+             "name": row.display_name or row.username, "code": row.code,
+             "reason": plain_reason(row.reason or row.result.replace("_", " "))} for row in rows]
+
+
+def _imports_today(conn: Connection, win: Windows) -> list[dict]:
+    """The imports that finished today, newest first: what they added, kept apart from the
+    floor's figures."""
+    rows = conn.execute(
+        select(Import.id, Import.filename, Import.import_result, Job.finished_at,
+               User.username, User.display_name)
+        .join(Job, Job.id == Import.import_job_id)
+        .outerjoin(User, User.id == Import.created_by_id)
+        .where(Job.status == _constant(SUCCEEDED), Job.finished_at >= win.day_start,
+               Job.finished_at < win.day_end)
+        .order_by(Job.finished_at.desc()).limit(ACTIVITY_LIMIT)
+    ).all()
+    items = []
+    for row in rows:
+        counts = (row.import_result or {}).get("counts", {})
+        items.append({"import_id": row.id, "file": row.filename, "at": win.iso(row.finished_at),
+                      "name": row.display_name or row.username or "?",
+                      "children_linked": int(counts.get("children_linked", 0)),
+                      "parents_created": int(counts.get("parents_created", 0))})
+    return items
 
 
 def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) -> dict:
@@ -299,16 +334,19 @@ def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) ->
     parent = aliased(Bag)
     with snapshot() as conn:
         rows = conn.execute(
-            select(ScanEvent.created_at, User.username, ScanEvent.action, ScanEvent.outcome,
-                   ScanEvent.result, ScanEvent.code, parent.code.label("parent"),
-                   ScanEvent.reason)
+            select(ScanEvent.created_at, User.username, User.display_name, ScanEvent.action,
+                   ScanEvent.outcome, ScanEvent.result, ScanEvent.code,
+                   parent.code.label("parent"), ScanEvent.reason)
             .join(User, User.id == ScanEvent.user_id)
             .outerjoin(parent, parent.id == ScanEvent.parent_id)
+            .where(IS_FLOOR_WORK)
             .order_by(ScanEvent.created_at.desc()).limit(limit)
         ).all()
-    items = [{"at": win.iso(row.created_at), "username": row.username, "action": row.action,
+    items = [{"at": win.iso(row.created_at), "username": row.username,
+              "name": row.display_name or row.username, "action": row.action,
               "outcome": row.outcome, "result": row.result, "code": row.code,
-              "parent": row.parent, "reason": row.reason, "summary": _summary(row)}
+              "parent": row.parent, "reason": row.reason and plain_reason(row.reason),
+              "summary": _summary(row)}
              for row in rows]
     return {"items": items, "generated_at": win.iso(win.now)}
 

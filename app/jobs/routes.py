@@ -11,10 +11,17 @@ from app.extensions import db
 from app.jobs.queue import enqueue
 from app.jobs.runner import wake
 from app.jobs.services import visible_job
+from app.jobs.words import STATES, describe_all, import_sentence
 from app.models import Job
 from app.scanning.jobs import VERIFY_BAGS
 
 bp = Blueprint("jobs", __name__)
+bp.add_app_template_global(import_sentence, "import_sentence")
+
+
+@bp.app_template_filter("job_state")
+def job_state(status: str) -> str:
+    return STATES.get(status, status)
 
 
 @bp.get("/jobs")
@@ -23,7 +30,7 @@ def list_jobs():
     query = select(Job).order_by(Job.id.desc()).limit(100)
     if not current_user.has_role("supervisor"):
         query = query.where(Job.created_by_id == current_user.id)
-    return render_template("jobs/list.html", jobs=db.session.scalars(query).all(),
+    return render_template("jobs/list.html", jobs=describe_all(db.session.scalars(query).all()),
                            form=EmptyForm())
 
 
@@ -35,7 +42,7 @@ def show_job(job_id: int):
         return render_template("errors/error.html", status=404, code="job_not_found",
                                message="There is no such job, or it is not yours.",
                                request_id=""), 404
-    return render_template("jobs/show.html", job=job)
+    return render_template("jobs/show.html", job=job, words=describe_all([job])[0][1])
 
 
 @bp.post("/jobs/verify-bags")

@@ -35,12 +35,6 @@ def bag_links() -> dict:
     return {"bag_url": url_for("lookup.show_bag", code="_")[:-1]}
 
 
-@bp.app_template_filter("bag_time")
-def bag_time(value) -> str:
-    """ISO 8601 with offset, to the second, for pages (the API keeps microseconds)."""
-    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else ""
-
-
 # --- list, find, trace -------------------------------------------------------------------
 
 @bp.get("/bags")

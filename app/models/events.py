@@ -22,6 +22,10 @@ COMPLETED_SQL = "action = 'complete' AND outcome = 'accepted'"
 # A refused scan. under_capacity is the question the station asks before finishing a parent
 # short ("finish it anyway?"), not a mistake, so it is no error and no exception.
 REFUSED_SQL = "outcome = 'rejected' AND result <> 'under_capacity'"
+# Floor work: every event but those an import wrote (station 'import:<job id>'). Only floor
+# work counts in scan_counts (migration 0010) and on the dashboard; imports have their own
+# pages. (substr, not LIKE: no "%" for a driver to read as a placeholder.)
+FLOOR_WORK_SQL = "station IS NULL OR substr(station, 1, 7) <> 'import:'"
 SLOT_MINUTES = 15  # every time zone's hours and midnights fall on these UTC boundaries
 
 

@@ -11,6 +11,7 @@ from app.models import PARENT, Bag
 from app.ratelimits import scan_limit
 from app.rules.codes import CodeError, matches, normalise_code
 from app.scanning import services, store
+from app.scanning.commands import COMMANDS, command_for, qr_data_uri
 from app.scanning.forms import ScanForm
 from app.scanning.services import ScanError, parent_dict
 from app.scanning.transaction import run_scan
@@ -47,7 +48,16 @@ def show_station():
         idle_seconds=current_app.config["SCAN_IDLE_SECONDS"],
         confirm_finish=parent is not None and request.args.get("confirm_finish") == "1",
         my_scans_today=scans_today_by(current_user.id),
+        commands={command.code: command.action for command in COMMANDS},
     )
+
+
+@bp.get("/scan/commands")
+@login_required
+def show_commands():
+    """The printable sheet of command barcodes."""
+    sheet = [(command, qr_data_uri(command.code)) for command in COMMANDS]
+    return render_template("scanning/commands.html", sheet=sheet)
 
 
 @bp.post("/scan")
@@ -60,6 +70,16 @@ def submit_scan():
         return redirect(url_for("scanning.show_station", parent=_kept_parent(form.parent.data)))
     parent_code = (form.parent.data or "").strip() or None
     action = request.form.get("action") or "scan"
+    command = _command(form.code.data) if action == "scan" else None
+    if command is not None:  # a command barcode scanned without JavaScript
+        if command.action == "new_parent":
+            return redirect(url_for("scanning.show_station"))
+        if command.action == "cancel" or parent_code is None:
+            return redirect(url_for("scanning.show_station", parent=_kept_parent(parent_code)))
+        if command.action == "finish_short" and request.form.get("confirming") != "1":
+            flash("Nothing to confirm: scan \u201cFinish\u201d first.", "info")
+            return redirect(url_for("scanning.show_station", parent=_kept_parent(parent_code)))
+        action = command.action
     try:
         outcome = _dispatch(action, parent_code, form.code.data or "")
     except ScanError as error:
@@ -93,6 +113,13 @@ def _dispatch(action: str, parent_code: str | None, code: str):
     if parent_code is None or _looks_like_parent(code):
         return run_scan(services.scan_parent, current_user, code)
     return run_scan(services.scan_child, current_user, parent_code, code)
+
+
+def _command(raw: str | None):
+    try:
+        return command_for(normalise_code(raw or ""))
+    except CodeError:
+        return None
 
 
 def _looks_like_parent(code: str) -> bool:

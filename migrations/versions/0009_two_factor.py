@@ -42,7 +42,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table('recovery_codes')
-    with op.batch_alter_table('users') as batch:
-        batch.drop_column('totp_last_timecode')
-        batch.drop_column('totp_enabled_at')
-        batch.drop_column('totp_secret')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ has it): a batch rebuild of users on
+    # SQLite would DROP the table that scan_events, bags and jobs point at, which foreign keys
+    # refuse once there is data.
+    for column in ('totp_last_timecode', 'totp_enabled_at', 'totp_secret'):
+        op.drop_column('users', column)

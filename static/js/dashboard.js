@@ -17,6 +17,7 @@
     activityUrl: root.dataset.activityUrl,
     bagUrl: root.dataset.bagUrl,
     loginUrl: root.dataset.loginUrl,
+    importsUrl: root.dataset.importsUrl,
     refreshMs: Math.max(1, parseInt(root.dataset.refreshSeconds, 10) || 10) * 1000,
     timeoutMs: 8000
   };
@@ -27,17 +28,19 @@
   var inFlight = false;
 
   // ---- formatting ---------------------------------------------------------------------
-  // Times arrive as ISO 8601 in the warehouse's zone (APP_TIMEZONE): show them as they are,
-  // whatever zone this browser is in.
-  function today() { return (lastGeneratedAt || "").slice(0, 10); }
+  // Times arrive as ISO 8601; times.js shows them as every page does (APP_TIMEZONE,
+  // "3 min ago" when recent, the exact time on hover or tap).
+  var times = window.tracetrackTime;
 
-  function clock(iso) {
-    if (!iso) { return "never"; }
-    if (iso.slice(0, 10) === today()) { return iso.slice(11, 19); }
-    return iso.slice(0, 10) + " " + iso.slice(11, 16);
+  function timeNode(iso, className) {
+    var node = times.element(iso);
+    if (className) { node.className = className; }
+    return node;
   }
 
   function number(value) { return Number(value).toLocaleString("en-US"); }
+
+  function plural(count, word) { return number(count) + " " + (count === 1 ? word : word + "s"); }
 
   function bagUrl(code) { return config.bagUrl.replace("__CODE__", encodeURIComponent(code)); }
 
@@ -47,6 +50,8 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+
+  function labelled(cell, label) { cell.dataset.label = label; return cell; }  // stacked on phones
 
   function bagLink(code) {
     if (!code) { return el("span", "", "(no code)"); }
@@ -133,20 +138,23 @@
 
     replaceChildren(document.getElementById("people-body"), stats.people.map(function (person) {
       var row = el("tr");
-      row.appendChild(el("td", "", person.username));
-      row.appendChild(el("td", "text-end", number(person.scans)));
-      row.appendChild(el("td", "text-end", number(person.parents_completed)));
-      row.appendChild(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)));
+      row.appendChild(labelled(el("td", "", person.name), "Person"));
+      row.appendChild(labelled(el("td", "text-end", number(person.scans)), "Scans"));
+      row.appendChild(labelled(el("td", "text-end", number(person.parents_completed)), "Parents completed"));
+      row.appendChild(labelled(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)), "Errors"));
       return row;
     }), emptyRow(4, "Nobody has scanned today yet."));
 
     replaceChildren(document.getElementById("stale-body"), stats.stale_parents.map(function (parent) {
       var row = el("tr");
-      var codeCell = el("td");
+      var codeCell = labelled(el("td"), "Parent");
       codeCell.appendChild(bagLink(parent.code));
       row.appendChild(codeCell);
-      row.appendChild(el("td", "text-end", parent.child_count + " / " + parent.capacity));
-      row.appendChild(el("td", "", clock(parent.last_scan_at)));
+      row.appendChild(labelled(el("td", "text-end", parent.child_count + " / " + parent.capacity), "Bags"));
+      var when = el("td");
+      when.dataset.label = "Last scan";
+      when.appendChild(timeNode(parent.last_scan_at));
+      row.appendChild(when);
       return row;
     }), emptyRow(3, "No open parent is waiting."));
 
@@ -156,19 +164,34 @@
       var codeSpan = el("span");
       codeSpan.appendChild(bagLink(item.code));
       top.appendChild(codeSpan);
-      top.appendChild(el("span", "text-secondary small text-nowrap", clock(item.at) + " \u00b7 " + item.username));
+      var meta = el("span", "text-secondary small text-nowrap");
+      meta.appendChild(timeNode(item.at));
+      meta.appendChild(document.createTextNode(" \u00b7 " + item.name));
+      top.appendChild(meta);
       li.appendChild(top);
       li.appendChild(el("div", "small text-danger-emphasis", item.reason));
       return li;
     }), emptyItem("No refused scans."));
+
+    replaceChildren(document.getElementById("imports-list"), stats.imports.map(function (item) {
+      var li = el("li", "list-group-item py-1 small");
+      var link = el("a", "", item.file);
+      link.href = config.importsUrl + "/" + item.import_id;
+      li.appendChild(link);
+      li.appendChild(document.createTextNode(" by " + item.name + ": " + plural(item.children_linked, "bag") +
+        " linked, " + plural(item.parents_created, "new parent") + " "));
+      li.appendChild(el("span", "text-secondary", "\u00b7 "));
+      li.appendChild(timeNode(item.at, "text-secondary"));
+      return li;
+    }), emptyItem("No file imported today."));
   }
 
   function renderActivity(activity) {
     replaceChildren(document.getElementById("activity-list"), activity.items.map(function (item) {
       var li = el("li", "list-group-item py-1 small" + (item.outcome !== "accepted" ? " text-danger-emphasis" : ""));
-      li.appendChild(el("span", "text-secondary small", clock(item.at)));
+      li.appendChild(timeNode(item.at, "text-secondary small"));
       li.appendChild(document.createTextNode(" "));
-      li.appendChild(el("strong", "", item.username));
+      li.appendChild(el("strong", "", item.name));
       li.appendChild(document.createTextNode(" " + item.summary));
       return li;
     }), emptyItem("No scans yet."));
@@ -196,7 +219,7 @@
   }
 
   function showStale(error) {
-    var since = lastGeneratedAt ? clock(lastGeneratedAt) : "the page was loaded";
+    var since = lastGeneratedAt ? times.clock(new Date(lastGeneratedAt)) : "the page was loaded";
     root.classList.add("is-stale");
     banner.textContent = "";
     banner.appendChild(el("strong", "", "Stale: "));
@@ -226,7 +249,8 @@
     root.classList.remove("is-stale");
     banner.classList.add("d-none");
     banner.textContent = "";
-    updatedEl.textContent = lastGeneratedAt.slice(11, 19);
+    updatedEl.textContent = "";
+    updatedEl.appendChild(timeNode(lastGeneratedAt));
   }
 
   function refresh() {

@@ -8,15 +8,17 @@
     var bar = panel.querySelector("progress");
     var text = panel.querySelector(".job-progress-text");
 
+    var STATES = { queued: "waiting for a worker", running: "running", succeeded: "done", failed: "failed" };
+
     function render(job) {
-      statusEl.textContent = job.status;
+      statusEl.textContent = STATES[job.status] || job.status;
       var p = job.progress;
-      if (p.total) {
+      if (job.status === "running" && p.total) {
         bar.max = p.total;
         bar.value = Math.min(p.done, p.total);
-        text.textContent = "row " + p.done.toLocaleString() + " of " + p.total.toLocaleString() + " (" + p.percent + "%)";
+        text.textContent = p.percent + "% read";
       } else if (job.status === "running") {
-        text.textContent = "reading the file";
+        text.textContent = "Reading the file.";
       }
       return job.status === "succeeded" || job.status === "failed";
     }

@@ -60,7 +60,7 @@ def test_page_shows_counters_and_chart_and_refreshes_without_reloading(
     assert page.inner_text("#count-parents-open") == "0"
     assert chart_drawn(page)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
-    updated = page.inner_text("#updated-at")
+    updated = page.get_attribute("#updated-at time", "datetime")
 
     scan_some(page, live_server)
     # The page asks again every 10 s: the new figures arrive within one interval.
@@ -69,7 +69,7 @@ def test_page_shows_counters_and_chart_and_refreshes_without_reloading(
     assert page.inner_text("#count-parents-open") == "2"
     assert page.inner_text("#count-children-linked") == "5"
     assert page.inner_text("#count-scans-last-hour") == "5"
-    assert page.inner_text("#updated-at") != updated
+    assert page.get_attribute("#updated-at time", "datetime") != updated
     assert page.locator("#people-body tr").all_inner_texts()[0].split() == [
         supervisor.username, "5", "0", "2"]
     exception_links = page.locator("#exceptions-list a")
@@ -91,7 +91,8 @@ def test_stale_banner_when_the_server_cannot_be_reached_then_recovers(
     open_dashboard(page, live_server, supervisor)
     scan_some(page, live_server)
     page.wait_for_selector("#count-scans-today:text-is('5')", timeout=10_000)
-    last_update = page.inner_text("#updated-at")
+    last_update = page.evaluate(
+        "tracetrackTime.clock(new Date(document.querySelector('#updated-at time').dateTime))")
 
     page.route(STATS, lambda route: route.abort("connectionrefused"))
     banner = page.locator("#stale-banner")

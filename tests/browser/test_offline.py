@@ -86,9 +86,16 @@ def test_browser_offline_mode_queues_and_drains_in_order(live_server, page_for, 
         page.keyboard.type(f"78{n:05d}\n")
     page.wait_for_selector("#waiting:text('5 waiting')", timeout=10_000)
     assert page.locator("#children-list li.waiting-item").count() == 5
+    assert "will be sent when the connection is back" in page.inner_text("#message")
+    assert page.inner_text("#my-scans-today") == "0"
     page.context.set_offline(False)
     page.wait_for_selector("#waiting", state="hidden", timeout=30_000)
     assert links_in("SB00011") == 5
+    # Right after the queue drains: the message says so, and "My scans today" counts them.
+    page.wait_for_selector("#message:text('5 waiting scans were sent')", timeout=5_000)
+    assert "will be sent" not in page.inner_text("#message")
+    assert page.inner_text("#my-scans-today") == "5"
+    assert page.inner_text("#count") == "5"
     order = db.session.scalars(
         select(ScanEvent.code).where(ScanEvent.result == "linked").order_by(ScanEvent.id)).all()
     assert order == [f"78{n:05d}" for n in range(1, 6)]

@@ -102,3 +102,65 @@ def test_station_works_without_javascript(live_server, browser, staff):
     page.wait_for_selector("#count:text-is('1')")
     assert "2220001 added to SB00005" in page.inner_text("main")
     context.close()
+
+
+def test_a_scan_while_finish_short_is_asked_keeps_filling_and_keeps_the_code(live_server, page_for, staff):
+    """One stray tap on Finish, then normal scanning: the scanner's code + Enter must go to
+    the scan input, cancel the question and be stored; the parent stays open."""
+    page = page_for(390, 800)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    scan(page, "SB00006")
+    page.wait_for_selector("#parent-code:text-is('SB00006')")
+    for code in ("1120001", "1120002"):
+        scan(page, code)
+    page.wait_for_selector("#count:text-is('2')")
+
+    page.click("#finish-button")
+    page.wait_for_selector("#confirm-finish:not(.d-none)")
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+
+    scan(page, "1120003")  # the scanner reads the next label as usual
+    page.wait_for_selector("#count:text-is('3')")
+    assert page.is_hidden("#confirm-finish")
+    assert page.inner_text("#parent-status") == "open"
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+
+    # An Enter alone (a scanner's empty read) does not answer the question either.
+    page.click("#finish-button")
+    page.wait_for_selector("#confirm-finish:not(.d-none)")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    db.session.rollback()
+    parent = db.session.scalar(select(Bag).where(Bag.code == "SB00006"))
+    assert (parent.status, parent.child_count) == ("open", 3)
+    assert db.session.scalar(select(Bag).where(Bag.code == "1120003")).parent_id == parent.id
+    db.session.commit()
+    screenshot(page, "station-finish-short-asked-390")
+    assert page.problems == []
+
+
+def test_a_complete_parent_scanned_while_filling_keeps_the_open_one(live_server, page_for, staff):
+    from app.scanning import services as scanning
+    from app.scanning.transaction import run_scan
+    from tests.helpers import fill_parent
+
+    fill_parent(staff, "SB00008", ["1130001"])
+    run_scan(scanning.complete_parent, staff, "SB00008", force=True)
+    page = page_for(390, 800)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    scan(page, "SB00007")
+    page.wait_for_selector("#parent-code:text-is('SB00007')")
+    scan(page, "1140001")
+    page.wait_for_selector("#count:text-is('1')")
+
+    scan(page, "SB00008")  # complete: the station stays on SB00007 and says so
+    page.wait_for_selector("#message:text('SB00008 is already complete')")
+    assert page.inner_text("#parent-code") == "SB00007"
+    assert "Still filling SB00007 (1 / 30)" in page.inner_text("#message")
+
+    scan(page, "SB00009")  # a new parent: allowed, and the part-filled one is named
+    page.wait_for_selector("#parent-code:text-is('SB00009')")
+    assert "SB00007 is left open at 1 / 30" in page.inner_text("#message")
+    assert page.problems == []

@@ -10,7 +10,7 @@ import time
 import pyotp
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.support import screenshot
 from tests.helpers import PASSWORD
 
 

@@ -31,7 +31,7 @@ def test_admin_creates_a_user_who_then_logs_in(live_server, page_for, admin):
     screenshot(page, "users-password-once-1280")
     page.click("text=Done")
     page.wait_for_url("**/users/nora.k")
-    assert "user.create" in page.inner_text("body")
+    assert "User created" in page.inner_text("body")
     screenshot(page, "users-show-1280")
 
     newcomer = page_for(360, 740)

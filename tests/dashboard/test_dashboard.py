@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 
 from app import create_app
 from app.config import ConfigError
@@ -18,7 +18,7 @@ from app.dashboard import services
 from app.extensions import db
 from app.models import Bag, ScanEvent
 from app.models.events import ScanCount
-from tests.helpers import ON_POSTGRES, pg_only
+from tests.helpers import ON_POSTGRES, insert_user_at_an_old_revision, pg_only
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -157,9 +157,12 @@ EXPECTED = {
     "scans": {"today": 8, "last_hour": 4},
     "hourly": hourly_expected(),
     "people": [
-        {"username": "alice", "scans": 5, "parents_completed": 1, "errors": 1},
-        {"username": "bob", "scans": 3, "parents_completed": 1, "errors": 1},
-        {"username": "carol", "scans": 0, "parents_completed": 0, "errors": 1},
+        {"username": "alice", "name": "alice", "scans": 5, "parents_completed": 1,
+         "errors": 1},
+        {"username": "bob", "name": "bob", "scans": 3, "parents_completed": 1,
+         "errors": 1},
+        {"username": "carol", "name": "carol", "scans": 0, "parents_completed": 0,
+         "errors": 1},
     ],
     "stale_parents": [
         {"code": "SB00003", "kind": "parent", "status": "open", "capacity": 30,
@@ -170,15 +173,20 @@ EXPECTED = {
          "child_count": 0, "last_scan_at": "2026-03-10T10:15:19+05:30"},
     ],
     "exceptions": [
-        {"at": "2026-03-10T10:44:00+05:30", "username": "carol", "code": "X!",
+        {"at": "2026-03-10T10:44:00+05:30", "username": "carol", "name": "carol",
+         "code": "X!",
          "reason": "X! is not a parent code. Scan the parent's label."},
-        {"at": "2026-03-10T10:35:20+05:30", "username": "bob", "code": "C0004",
+        {"at": "2026-03-10T10:35:20+05:30", "username": "bob", "name": "bob",
+         "code": "C0004",
          "reason": "C0004 is already in SB00002. Put it aside and tell a supervisor."},
-        {"at": "2026-03-10T09:00:00+05:30", "username": "alice", "code": "C0099",
+        {"at": "2026-03-10T09:00:00+05:30", "username": "alice", "name": "alice",
+         "code": "C0099",
          "reason": "SB00002 is full (2 / 2). Put C0099 aside and scan a new parent."},
-        {"at": "2026-03-09T22:00:00+05:30", "username": "dave", "code": "C0007",
+        {"at": "2026-03-09T22:00:00+05:30", "username": "dave", "name": "dave",
+         "code": "C0007",
          "reason": "SB00006 is complete. Put C0007 aside and scan a new parent."},
     ],
+    "imports": [],
     "generated_at": "2026-03-10T10:45:20+05:30",
 }
 
@@ -221,7 +229,7 @@ def test_zone_whose_midnight_is_off_the_hour_grid(app, make_user, monkeypatch):
     db.session.commit()
     stats = services.dashboard_stats()
     assert stats["scans"]["today"] == 2
-    assert stats["people"] == [{"username": "lhw", "scans": 2, "parents_completed": 0,
+    assert stats["people"] == [{"username": "lhw", "name": "lhw", "scans": 2, "parents_completed": 0,
                                 "errors": 0}]
     counted = {bucket["hour"]: bucket["scans"] for bucket in stats["hourly"] if bucket["scans"]}
     assert counted == {"2026-10-03T23:30:00+10:30": 2, "2026-10-04T12:00:00+11:00": 1}
@@ -290,7 +298,7 @@ def test_a_new_scan_shows_at_once_on_every_worker(make_app, dataset, frozen):
     assert after == after_other
     assert after["scans"] == {"today": 9, "last_hour": 5}
     assert after["hourly"][-1]["scans"] == 3
-    assert after["people"][1] == {"username": "bob", "scans": 4, "parents_completed": 1,
+    assert after["people"][1] == {"username": "bob", "name": "bob", "scans": 4, "parents_completed": 1,
                                   "errors": 1}
 
 
@@ -311,7 +319,7 @@ def test_recent_activity_lists_the_latest_events_newest_first(client, login_as, 
     assert len(items) == services.ACTIVITY_LIMIT
     assert [item["at"] for item in items] == sorted((item["at"] for item in items), reverse=True)
     assert items[0] == {
-        "at": "2026-03-10T10:44:00+05:30", "username": "carol", "action": "parent_scan",
+        "at": "2026-03-10T10:44:00+05:30", "username": "carol", "name": "carol", "action": "parent_scan",
         "outcome": "rejected", "result": "invalid_code", "code": "X!", "parent": None,
         "reason": "X! is not a parent code. Scan the parent's label.",
         "summary": "refused X!: invalid code"}
@@ -334,7 +342,8 @@ def test_dashboard_page_shows_the_figures_and_links_exceptions_to_the_bag(
         assert f'data-testid="count-{key}">{value}</div>' in html
     assert 'href="/bags/C0004"' in html and 'href="/bags/X!"' in html
     assert 'href="/bags/SB00003"' in html
-    assert "10:15:19" in html and "2026-03-09 22:00" in html  # today's time; older: date too
+    # One format in APP_TIMEZONE; the exact time with seconds on hover (title).
+    assert "10 Mar 2026, 10:15:19 (IST)" in html and ">9 Mar 2026, 22:00</time>" in html
     assert "vendor/chart.js-4.6.1/chart.umd.min.js" in html
     assert 'id="hourly-chart"' in html and "style=" not in html
     assert "<script>" not in html
@@ -552,15 +561,7 @@ def test_the_migration_counts_the_events_already_stored(tmp_path, request, backe
     with application.app_context():
         try:
             upgrade(revision="0005_imports")
-            # Core, with the columns every revision has (the model's newer ones, such as the
-            # second factor's, do not exist yet at 0005).
-            users = []
-            for name in ("before", "after"):
-                users.append(db.session.execute(text(
-                    "INSERT INTO users (username, display_name, password_hash, role, is_active,"
-                    " session_version, failed_login_count, created_at, updated_at)"
-                    " VALUES (:name, :name, 'x', 'staff', true, 1, 0, :now, :now) RETURNING id"),
-                    {"name": name, "now": datetime.now(UTC)}).scalar())
+            users = [insert_user_at_an_old_revision(name) for name in ("before", "after")]
             db.session.commit()
             add_counted_events(users[:1])  # stored before scan_counts exists
             upgrade()

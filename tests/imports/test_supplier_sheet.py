@@ -54,7 +54,8 @@ def test_the_dry_run_shows_what_would_change_and_writes_nothing(app, client, bos
 
     page = client.get(f"/imports/{record.id}").get_data(as_text=True)
     assert "Would create 2 parents and 5 children, link 5 children" in page
-    assert 'id="confirm-form"' in page and "0016591" in page and "parent_not_found" in page
+    assert 'id="confirm-form"' in page and "0016591" in page
+    assert "No parent row follows this label" in page and "parent_not_found" not in page
 
 
 def test_the_confirmed_import_links_bags_with_scan_events_and_an_audit_row(app, client, boss):

@@ -179,6 +179,8 @@ def test_the_jobs_pages_render(app, supervisor, client, login_as):
     db.session.commit()
     run_one(app)
     listing = client.get("/jobs").get_data(as_text=True)
-    assert f'/jobs/{job.id}"' in listing and "succeeded" in listing
+    assert f'/jobs/{job.id}"' in listing and "Check of every parent&#39;s count" in listing
+    assert ">done<" in listing and "succeeded" not in listing
     page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    assert "parents_checked" in page and "<script src=" in page
+    assert "0 parents checked: every count is right." in page and "<script src=" in page
+    assert "parents_checked" not in page and "{" not in page.split("<main")[1].split("</main>")[0]

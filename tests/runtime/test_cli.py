@@ -224,3 +224,15 @@ def test_seed_demo_records_refused_scans_for_a_small_set(runner, admin):
         select(func.count()).select_from(ScanEvent).where(ScanEvent.outcome == "rejected"))
     db.session.rollback()
     assert rejected > 0
+
+
+def test_seed_demo_spreads_the_scans_over_demo_staff_not_the_admin(runner, admin):
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 0, result.output
+    scanners = set(db.session.scalars(
+        select(User.username).join(ScanEvent, ScanEvent.user_id == User.id).distinct()))
+    db.session.rollback()
+    assert admin.username not in scanners
+    assert len(scanners) >= 2 and all(name.startswith("demo-") for name in scanners)
+    assert "scanned by demo-anna, demo-ben, demo-chen" in result.output

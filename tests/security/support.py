@@ -83,6 +83,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     # --- scanning ---------------------------------------------------------------------------
     ("/scan", "GET"): everyone_page("/scan?parent=SB00001"),
     ("/scan", "POST"): everyone_page("/scan", 302, form={"code": "SB00010"}),
+    ("/scan/commands", "GET"): everyone_page("/scan/commands"),
     ("/api/v1/scans/parent", "POST"): everyone_api("/api/v1/scans/parent", 201,
                                                   json={"code": "SB00010"}),
     ("/api/v1/scans/child", "POST"): everyone_api("/api/v1/scans/child", 201,

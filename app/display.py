@@ -1,0 +1,86 @@
+"""How pages show times and refusals (issue 18, items 3 and 6).
+
+One time format everywhere, in APP_TIMEZONE: `{{ moment | when }}` writes
+<time datetime="ISO" title="exact, with seconds and zone">4 Dec 2026, 15:32</time>, and
+static/js/times.js shows recent ones as "3 min ago" (the exact time on hover, or on a tap).
+Stored times stay UTC; a page never shows raw ISO 8601."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from markupsafe import Markup, escape
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local(value: datetime | str | None) -> datetime | None:
+    """`value` (an aware datetime, naive UTC, or ISO 8601 text) in APP_TIMEZONE."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_zone(current_app.config["APP_TIMEZONE"]))
+
+
+def exact(moment: datetime, seconds: bool = False) -> str:
+    """4 Dec 2026, 15:32 (the format static/js/times.js writes too)."""
+    return f"{moment.day} {moment:%b %Y, %H:%M}" + (f":{moment:%S}" if seconds else "")
+
+
+def when(value, empty: str = "") -> Markup:
+    moment = local(value)
+    if moment is None:
+        return escape(empty)
+    title = f"{exact(moment, seconds=True)} ({moment.tzname()})"
+    return Markup('<time datetime="{}" title="{}" data-when>{}</time>').format(
+        moment.isoformat(timespec="seconds"), title, exact(moment))
+
+
+_PATTERN_NOTE = re.compile(r"\s*\((?:pattern|format) \^.*?\$\)")
+_REGEX_ONLY = re.compile(r"\^[^\s]*\$")
+
+
+def plain_reason(reason: str | None) -> str:
+    """A refusal in words: the "(pattern ^...$)" note that older messages carried is left
+    out; the words before it already say what a code looks like."""
+    if not reason:
+        return ""
+    return _REGEX_ONLY.sub("a code of the right form", _PATTERN_NOTE.sub("", reason))
+
+
+# Every action the audit trail records, in words (the filter is a list, not a name to type).
+ACTION_WORDS = {
+    "user.create": "User created",
+    "user.update": "User changed",
+    "user.deactivate": "User deactivated",
+    "user.reactivate": "User reactivated",
+    "user.password_reset": "Password reset by an admin",
+    "user.logout_everywhere": "Sessions ended",
+    "account.password_change": "Own password changed",
+    "bag.unlink": "Bag taken out of its parent",
+    "bag.move": "Bag moved to another parent",
+    "bag.complete": "Parent completed by a supervisor",
+    "bag.reopen": "Parent reopened",
+    "bag.delete": "Bag deleted",
+    "import.run": "File imported",
+}
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(when, "when")
+    app.add_template_filter(plain_reason, "plain_reason")
+    app.add_template_global(lambda: current_app.config["APP_TIMEZONE"], "app_timezone")
+    app.add_template_global(ACTION_WORDS, "action_words")

@@ -1,0 +1,53 @@
+"""Command barcodes: codes a station reads like any scan that press its buttons, so a
+station is run with the scanner alone (issue 18, item 4).
+
+Every command code starts with "TT:". The colon is kept by the normaliser (it is neither
+invisible nor a control character, and NFKC and upper-casing leave it alone) and refused
+by every bag code pattern (parent codes are letters, digits and "-", child codes letters and
+digits), so a command code is never taken for a bag code and no bag label can be read as a
+command. The station checks for command codes before anything else; a deployment that
+changes the code patterns must keep ":" out of them (tests/browser/test_commands.py holds
+the defaults to that)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+PREFIX = "TT:"
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str   # what the station does: the form's action value
+    code: str     # what the barcode holds
+    word: str     # printed under the barcode and on the button
+    help: str     # when to scan it
+
+
+COMMANDS = (
+    Command("finish", PREFIX + "FINISH", "Finish",
+            "Finish the open parent. If it is not full, the station asks first."),
+    Command("finish_short", PREFIX + "CONFIRM", "Yes, finish short",
+            "Answers \u201cFinish it short?\u201d with yes. Does nothing otherwise."),
+    Command("cancel", PREFIX + "CANCEL", "Cancel",
+            "Answers \u201cFinish it short?\u201d with no: keep filling the parent."),
+    Command("undo", PREFIX + "UNDO", "Undo last",
+            "Takes the last bag scanned out of the open parent."),
+    Command("new_parent", PREFIX + "NEW", "New parent",
+            "Leaves the open parent as it is; then scan the next parent bag."),
+)
+
+BY_CODE = {command.code: command for command in COMMANDS}
+
+
+def command_for(normalised_code: str) -> Command | None:
+    return BY_CODE.get(normalised_code)
+
+
+@cache
+def qr_data_uri(code: str) -> str:
+    """The command's QR code as an SVG data URI (the CSP allows data: images)."""
+    import segno
+
+    return segno.make_qr(code, error="m").svg_data_uri(scale=6, border=2)
