@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from app import create_app
 from app.config import ConfigError
@@ -551,12 +551,14 @@ def test_the_migration_counts_the_events_already_stored(tmp_path, request, backe
     with application.app_context():
         try:
             upgrade(revision="0005_imports")
-            from app.auth.services import create_user
-
-            created = [create_user(name, "staff", "correct horse battery staple")
-                       for name in ("before", "after")]
+            # The users table as it was at that revision (the model may have grown since).
+            users = [db.session.execute(text(
+                "INSERT INTO users (username, display_name, password_hash, role, is_active, "
+                "session_version, failed_login_count, created_at, updated_at) VALUES "
+                "(:name, :name, 'x', 'staff', :yes, 1, 0, :now, :now) RETURNING id"),
+                {"name": name, "yes": True, "now": datetime.now(UTC)}).scalar_one()
+                for name in ("before", "after")]
             db.session.commit()
-            users = [user.id for user in created]
             add_counted_events(users[:1])  # stored before scan_counts exists
             upgrade()
             add_counted_events(users[1:])  # counted by the trigger
