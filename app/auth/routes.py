@@ -124,6 +124,8 @@ def _pending_key() -> str:
 
 
 def _start_again():
+    if current_user.is_authenticated:  # nothing pending: already logged in
+        return redirect(_start_page())
     flash("Log in again: the two-factor step was not finished within 5 minutes.", "warning")
     return redirect(url_for("auth.login"))
 

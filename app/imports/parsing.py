@@ -456,6 +456,7 @@ def inspect_upload(content: bytes) -> tuple[str, str | None, Header]:
 
 DEFAULT_PARSE_MEMORY_MB = 256
 DEFAULT_PARSE_SECONDS = 120
+HEADER_SECONDS = 30                    # at most, for the upload request's header check
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one unit of the parse process's answer, at most
 
 
@@ -502,6 +503,8 @@ class ParseProcess:
     def __init__(self, source: IO[bytes], mode: str, file_type: str, encoding: str | None,
                  parent_pattern: str | None = None):
         self.memory_mb, self.seconds = parse_limits()
+        if mode == "header":  # the upload request waits for it: the top of the file only
+            self.seconds = min(self.seconds, HEADER_SECONDS)
         self._source = source
         self._request = {"mode": mode, "file_type": file_type, "encoding": encoding,
                          "parent_pattern": parent_pattern, "memory_mb": self.memory_mb,

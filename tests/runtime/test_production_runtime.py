@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pyotp
 import pytest
 import redis
 
@@ -108,6 +109,18 @@ def test_run_production_sh_from_scratch_to_serving(database_url, tmp_path):
         body = urllib.parse.urlencode({"username": "chief", "password": "a long admin passphrase",
                                        "csrf_token": token}).encode()
         landing = opener.open(f"http://127.0.0.1:{port}/login", data=body, timeout=10)
+        # The admin made by the CLI sets up two-factor login at the first login
+        # (REQUIRE_2FA_ROLES defaults to admin), then lands on the dashboard.
+        assert landing.url.endswith("/login/two-factor/setup")
+        setup = landing.read().decode()
+        secret = re.search(r'data-testid="two-factor-secret">([A-Z2-7 ]+)<',
+                           setup).group(1).replace(" ", "")
+        token = re.search(r'name="csrf-token" content="([^"]+)"', setup).group(1)
+        body = urllib.parse.urlencode({"code": pyotp.TOTP(secret).now(),
+                                       "csrf_token": token}).encode()
+        codes = opener.open(landing.url, data=body, timeout=10).read().decode()
+        assert codes.count('<code class="fs-5">') == 10
+        landing = opener.open(f"http://127.0.0.1:{port}/dashboard", timeout=10)
         assert landing.url.endswith("/dashboard")
     finally:
         stop(process)

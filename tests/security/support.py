@@ -68,12 +68,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/login", "POST"): public("/login", 302, form={"username": "the-staff",
                                                     "password": PASSWORD}),
     ("/logout", "POST"): public("/logout", 302, note="anonymous: nothing to end, back to login"),
-    # No password checked in this session: every role is sent back to the login page.
-    ("/login/two-factor", "GET"): public("/login/two-factor", LOGIN),
-    ("/login/two-factor", "POST"): public("/login/two-factor", LOGIN, form={"code": "123456"}),
-    ("/login/two-factor/setup", "GET"): public("/login/two-factor/setup", LOGIN),
-    ("/login/two-factor/setup", "POST"): public("/login/two-factor/setup", LOGIN,
-                                                form={"code": "123456"}),
+    # Nothing pending (no password checked in this session): back to the login page, or
+    # the start page when logged in (tests/auth/test_two_factor.py covers the steps).
+    ("/login/two-factor", "GET"): Route("/login/two-factor", LOGIN, "3xx", "3xx", "3xx"),
+    ("/login/two-factor", "POST"): Route("/login/two-factor", LOGIN, "3xx", "3xx", "3xx",
+                                         form={"code": "123456"}),
+    ("/login/two-factor/setup", "GET"): Route("/login/two-factor/setup", LOGIN, "3xx", "3xx",
+                                              "3xx"),
+    ("/login/two-factor/setup", "POST"): Route("/login/two-factor/setup", LOGIN, "3xx",
+                                               "3xx", "3xx", form={"code": "123456"}),
     # --- health and metrics -------------------------------------------------------------
     ("/health", "GET"): public("/health"),
     ("/health/ready", "GET"): public("/health/ready"),
