@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 
 from app import create_app
 from app.config import ConfigError
