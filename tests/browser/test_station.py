@@ -164,3 +164,54 @@ def test_a_complete_parent_scanned_while_filling_keeps_the_open_one(live_server,
     page.wait_for_selector("#parent-code:text-is('SB00009')")
     assert "SB00007 is left open at 1 / 30" in page.inner_text("#message")
     assert page.problems == []
+
+
+def test_a_phone_typing_devanagari_digits_opens_the_same_parent(live_server, page_for, staff):
+    """Issue 27: the station normalises like the server, every script's digits to ASCII, so
+    SB१२३४५ is SB12345 (a parent, not a child scan of an unknown code)."""
+    page = page_for(390, 844)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    page.goto(live_server + "/scan")
+    scan(page, "SB12345")
+    page.wait_for_selector("#parent-code:text-is('SB12345')")
+    scan(page, "००१६५८६")
+    page.wait_for_selector("#count:text-is('1')")
+    scan(page, "SB००००१")  # another parent typed in Devanagari: the station switches
+    page.wait_for_selector("#parent-code:text-is('SB00001')")
+    scan(page, "SB१२३४५")
+    page.wait_for_selector("#parent-code:text-is('SB12345')")
+    assert page.inner_text("#count") == "1"
+    codes = db.session.scalars(select(Bag.code).order_by(Bag.code)).all()
+    db.session.rollback()
+    assert codes == ["0016586", "SB00001", "SB12345"]
+    assert page.problems == []
+
+
+def test_a_scan_whose_id_was_used_before_goes_to_not_saved(live_server, page_for, staff):
+    """Issue 26: a client whose scan ids repeat (here every scan is sent with the same id) is
+    told 409 scan_id_reused for the second code; the station lists it under "Not saved",
+    never drops it, and the bag is stored nowhere until it is scanned again."""
+    import json
+
+    page = page_for(390, 844)
+    log_in_page(page, live_server, staff.username, PASSWORD)
+
+    def same_id(route):
+        body = json.loads(route.request.post_data)
+        body["scan_id"] = "handheld-1"
+        route.continue_(post_data=json.dumps(body))
+
+    page.goto(live_server + "/scan")
+    scan(page, "SB00001")
+    page.wait_for_selector("#parent-code:text-is('SB00001')")
+    page.route("**/api/v1/scans/child", same_id)
+    scan(page, "0016586")
+    page.wait_for_selector("#count:text-is('1')")
+    scan(page, "0016587")
+    page.wait_for_selector("#refused-list li")
+    listed = page.inner_text("#refused-list")
+    assert "0016587" in listed and "not saved" in listed.lower()
+    assert page.inner_text("#count") == "1"
+    assert db.session.scalar(select(Bag).where(Bag.code == "0016587")) is None
+    db.session.rollback()
+    screenshot(page, "station-scan-id-reused-390")

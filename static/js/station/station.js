@@ -23,9 +23,20 @@ import { audioContext, createFeedback } from "./feedback.js";
 const root = document.getElementById("station");
 if (root) { start(root); }
 
+// Every Unicode decimal digit as its ASCII digit (SB\u0967\u0968\u0969\u096a\u096b is SB12345),
+// as app/rules/codes.py does: a script's ten digits are ten code points in a row, zero first,
+// so a digit's value is how many digits stand right before it.
+function asciiDigit(ch) {
+  const decimalDigit = /\p{Nd}/u;
+  const point = ch.codePointAt(0);
+  let before = 0;
+  while (before < 60 && decimalDigit.test(String.fromCodePoint(point - before - 1))) { before += 1; }
+  return String(before % 10);
+}
+
 function normalise(raw) {
   return raw.replace(/[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u00ad]/g, "").normalize("NFKC")
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, "").trim().toUpperCase();
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, "").replace(/\p{Nd}/gu, asciiDigit).trim().toUpperCase();
 }
 
 const plural = (count, one, many) => count + " " + (count === 1 ? one : many);
@@ -170,9 +181,11 @@ function start(root) {
         }
         return;
       }
-      // Refused (409, 404, 422, 429...): listed for the worker with the reason.
+      // Refused (409, 404, 422, 429...): listed for the worker with the reason. A scan whose
+      // id the server had seen for another scan (scan_id_reused) was stored nowhere: it goes
+      // to "Not saved" even when it was just scanned, so it is scanned again, never lost.
       await queue.remove(item.scan_id);
-      if (live) {
+      if (live && !(error && error.code === "scan_id_reused")) {
         handleFailure(answer, item.code);
         continue;
       }
