@@ -405,9 +405,8 @@ def record_rejection(user: User, error: ScanError, *, station: object = None,
 
 def parent_dict(parent, children: list[str] | None = None) -> dict:
     """Parent (DESIGN section 6) from a Bag or a plain parent row."""
-    count = parent.child_count if isinstance(parent, Bag) else parent.count
     data = {"code": parent.code, "kind": PARENT, "status": parent.status,
-            "capacity": parent.capacity, "child_count": count}
+            "capacity": parent.capacity, "child_count": parent.child_count}
     if children is not None:
         data["children"] = children
     return data

@@ -90,6 +90,11 @@ class ParentRow(rules.BagState):
         super().__init__(code, PARENT, status, None, capacity, count)
         self.id = bag_id
 
+    @property
+    def child_count(self) -> int:
+        """As on a Bag: pages and answers read a parent row and a Bag alike."""
+        return self.count
+
 
 def lock_parent_row(code: str) -> ParentRow | None:
     row = sql().execute(_LOCK_PARENT_ROW, {"code": code}).first()

@@ -118,7 +118,10 @@ def import_row(app, client, parent: str, code: str) -> str:
 def send(entry: str, app, client, parent: str, code: str) -> str | None:
     """The scan through one entry point; its answer where the entry point gives one."""
     if entry == "form":
-        client.post("/scan", data={"parent": parent, "code": code})
+        response = client.post("/scan", data={"parent": parent, "code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Something went wrong" not in page
         return None
     if entry == "import":
         return import_row(app, client, parent, code)
