@@ -65,6 +65,7 @@ def measure(path: Path, file_type: str, reader: str, trace: bool) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from app.imports import parsing, xlsx_reader  # noqa: F401 - imported before the baseline
+    from app.imports import units as import_units
 
     @contextmanager
     def openpyxl_list_rows(handle):
@@ -94,7 +95,7 @@ def measure(path: Path, file_type: str, reader: str, trace: bool) -> dict:
                   else parsing.open_rows(handle, file_type, encoding))
         with opened as source:
             header = parsing.find_header(source.rows)
-            for unit in parsing.units(source.rows, header, r"^(SB\d{5}|M444-\d{5})$"):
+            for unit in import_units.units(source.rows, header, r"^(SB\d{5}|M444-\d{5})$"):
                 units += 1
                 rows = unit.last_row
     seconds = time.perf_counter() - started

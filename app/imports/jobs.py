@@ -50,8 +50,9 @@ from app.imports.writes import BAGS, ChunkWriter, LostRace, insert_ignoring_conf
 from app.errors import is_busy
 from app.audit.services import record_audit
 from app.extensions import db
-from app.imports import parsing
-from app.imports.parsing import FileRefused, Op, Unit, normalise
+from app.imports import parse_process
+from app.imports.parsing import FileRefused
+from app.imports.units import Op, Unit, normalise
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, Bag, User)
 from app.models.imports import Import, ImportReportPart
 from app.models.types import utcnow
@@ -138,7 +139,7 @@ class ImportRun:
             self.memory = DryRunMemory()
         try:
             with spooled_content(self.import_id) as handle, \
-                    parsing.open_units(handle, self.file_type, self.encoding,
+                    parse_process.open_units(handle, self.file_type, self.encoding,
                                        self.parent_pattern) as source:
                 chunk: list[Unit] = []
                 size = 0

@@ -1,5 +1,5 @@
 """The parse process: reads one uploaded file under hard limits and streams what it finds
-back to the process that started it (app/imports/parsing.py, ParseProcess).
+back to the process that started it (app/imports/parse_process.py, ParseProcess).
 
 Uploaded files are untrusted (a supplier makes them, no account needed), and a workbook's
 parts make the XML parser build objects far larger than the file (issue 17, findings 1 and
@@ -50,7 +50,7 @@ def main() -> int:
         out.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
         out.flush()
 
-    from app.imports import parsing
+    from app.imports import parsing, units
 
     try:
         with os.fdopen(request["fd"], "rb", closefd=False) as source, \
@@ -59,7 +59,7 @@ def main() -> int:
             send({"header": {"layout": header.layout, "row": header.row,
                              "columns": header.columns}, "total": rows.total})
             if request["mode"] == "units":
-                for unit in parsing.units(rows.rows, header, request["parent_pattern"]):
+                for unit in units.units(rows.rows, header, request["parent_pattern"]):
                     send({"unit": [[op.row, op.kind, op.code, op.parent, op.parent_row,
                                     op.error, op.scan] for op in unit.ops]})
         send({"end": True})

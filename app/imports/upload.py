@@ -18,7 +18,7 @@ from app.jobs import queue
 from app.errors import is_busy
 from app.domain import DomainError
 from app.extensions import db
-from app.imports import parsing
+from app.imports import parse_process
 from app.models import (Job,
                         User)
 from app.models.imports import Import
@@ -50,7 +50,7 @@ def clean_filename(name: str | None) -> str:
 def store_upload(user: User, filename: str | None, content: bytes) -> Import:
     """Check the file's type and header (FileRefused otherwise), keep it, and queue its dry
     run. The caller commits, then wakes the job runner."""
-    file_type, encoding, header = parsing.inspect_upload(content)
+    file_type, encoding, header = parse_process.inspect_upload(content)
     record = Import(created_by_id=user.id, filename=clean_filename(filename),
                     size=len(content), sha256=hashlib.sha256(content).hexdigest(),
                     file_type=file_type, layout=header.layout, encoding=encoding,

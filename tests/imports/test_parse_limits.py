@@ -26,7 +26,8 @@ import psutil
 import pytest
 
 from app.extensions import db
-from app.imports import parse_child, parsing
+from app.imports import parse_child, parse_process, parsing
+from app.imports import units as import_units
 from app.models import Bag, Import, Job
 from tests.helpers import PASSWORD, pg_only
 from tests.runtime.test_production_runtime import gunicorn_server, wait_workers  # noqa: F401
@@ -281,7 +282,7 @@ def _units(content: bytes, file_type: str, encoding: str | None = None) -> list:
     with tempfile.TemporaryFile() as handle:
         handle.write(content)
         handle.flush()
-        with parsing.open_units(handle, file_type, encoding, r"^SB\d{5}$") as source:
+        with parse_process.open_units(handle, file_type, encoding, r"^SB\d{5}$") as source:
             return list(source.units)
 
 
@@ -292,7 +293,7 @@ def test_the_parse_process_streams_units_like_the_in_process_reader(app):
     units = _units(content, "csv", "utf-8-sig")
     with parsing.open_rows(io.BytesIO(content), "csv", "utf-8-sig") as source:
         header = parsing.find_header(source.rows)
-        expected = list(parsing.units(source.rows, header, r"^SB\d{5}$"))
+        expected = list(import_units.units(source.rows, header, r"^SB\d{5}$"))
     assert units == expected and len(units) == 2001
 
 
@@ -300,7 +301,7 @@ def test_the_memory_limit_fails_the_file_not_the_worker(make_app):
     """Below what the parse process needs at all: MemoryError there, a clear refusal here."""
     application = make_app(IMPORT_PARSE_MEMORY_MB=40)
     with application.app_context(), pytest.raises(parsing.FileRefused) as refused:
-        parsing.inspect_upload(workbook())
+        parse_process.inspect_upload(workbook())
     assert refused.value.code in ("file_too_large", "unreadable_file")
     assert "40 MiB" in refused.value.message
 
@@ -322,7 +323,7 @@ def test_the_time_limit_fails_the_file(make_app):
 def test_the_parse_process_gets_no_secrets(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "do-not-pass-this-on")
     monkeypatch.setenv("DATABASE_URL", "postgresql://secret@db/x")
-    env = parsing._child_environment()
+    env = parse_process._child_environment()
     assert "SECRET_KEY" not in env and "DATABASE_URL" not in env
 
 

@@ -146,7 +146,7 @@ def test_a_damaged_shared_strings_table_fails_the_dry_run_and_leaves_nothing(
     "x\ty", "\x1d0016586\x00", " ", "", "é0016", "A" * 300,
 ])
 def test_the_fast_normalisation_agrees_with_the_scan_service(raw):
-    from app.imports.parsing import normalise
+    from app.imports.units import normalise
     from app.rules.codes import CodeError, normalise_code
 
     def outcome(function):
