@@ -52,12 +52,12 @@ from app.audit.services import record_audit
 from app.extensions import db
 from app.imports import parse_process
 from app.imports.parsing import FileRefused
-from app.imports.units import Op, Unit, normalise
+from app.imports.units import Op, Unit
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, Bag, User)
 from app.models.imports import Import, ImportReportPart
 from app.models.types import utcnow
 from app.rules import bags as rules
-from app.rules.codes import CodeError, printable
+from app.rules.codes import CodeError, normalise_code, printable
 
 
 log = logging.getLogger("tracetrack.imports")
@@ -258,18 +258,18 @@ class ImportRun:
             return op, printable(raw_code), None, op.error
         if op.kind == PARENT:
             try:
-                code = normalise(raw_code)
+                code = normalise_code(raw_code)
             except CodeError as exc:
                 return op, printable(raw_code), None, (
                     "invalid_code", f"The parent code was not accepted. {exc}")
             return op, code, code, None
         try:
-            code = normalise(raw_code)
+            code = normalise_code(raw_code)
         except CodeError as exc:
             return op, printable(raw_code), None, (
                 "invalid_code", f"The child code was not accepted. {exc}")
         try:
-            parent = normalise(op.parent)
+            parent = normalise_code(op.parent)
         except CodeError as exc:
             return op, code, None, ("invalid_code", f"The parent code was not accepted. {exc}")
         return op, code, parent, None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.imports.parsing import CHILD, LABEL_NUMBER, PARENT, TABLE, TABLE_COLUMNS, Header
-from app.rules.codes import MAX_RAW_LENGTH, CodeError, matches, normalise_code, printable
+from app.rules.codes import CodeError, matches, normalise_code, printable
 
 
 # --- operations ----------------------------------------------------------------------------
@@ -98,23 +98,11 @@ def _table_units(rows, header: Header) -> Iterator[Unit]:
         yield Unit([op])
 
 
-def normalise(raw: object) -> str:
-    """normalise_code(), with a fast path for the plain ASCII text of almost every cell: such
-    text holds no control, invisible or full-width characters, so stripping and
-    upper-casing it is all normalise_code would do."""
-    if isinstance(raw, str) and raw.isascii() and raw.isprintable() \
-            and len(raw) <= MAX_RAW_LENGTH:
-        code = raw.strip().upper()
-        if code:
-            return code
-    return normalise_code(raw)
-
-
 def _parent_code(value, parent_pattern: str) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        code = normalise(value)
+        code = normalise_code(value)
     except CodeError:
         return None
     return code if matches(parent_pattern, code) else None

@@ -33,6 +33,17 @@ def normalise_code(raw: object) -> str:
     Only strings are accepted: a number or boolean would lose leading zeros or meaning."""
     if not isinstance(raw, str):
         raise CodeError("A code must be text, as the scanner types it.")
+    if raw.isascii() and raw.isprintable() and len(raw) <= MAX_RAW_LENGTH:
+        # Nearly every read: plain ASCII holds no control, invisible, full-width or other
+        # script's characters, so stripping and upper-casing is all the steps below do.
+        text = raw.strip().upper()
+        if not text:
+            raise CodeError("Nothing was scanned: scan the code again.")
+        return text
+    return _normalise_every_step(raw)
+
+
+def _normalise_every_step(raw: str) -> str:
     if len(raw) > MAX_RAW_LENGTH:
         raise CodeError(f"The code is longer than {MAX_RAW_LENGTH} characters: scan it again.")
     if any(unicodedata.category(ch) == "Cs" for ch in raw):
