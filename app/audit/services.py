@@ -3,8 +3,6 @@ Append-only; written in the same transaction as the change it describes."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,10 +12,10 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from app import cursors
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.security import current_request_id
-from app.timeparse import parse_stored_time
 
 # The account actions (app/users/services.py writes them; the /audit page filters on them).
 USER_CREATE = "user.create"
@@ -54,10 +52,6 @@ def record_audit(actor: User | None, action: str, target_type: str, target: str,
 AUDIT_PAGE_SIZE = 50
 
 
-class AuditQueryError(ValueError):
-    """A filter or cursor that cannot be read; the message says what to do."""
-
-
 @dataclass
 class AuditRow:
     event: AuditEvent
@@ -70,22 +64,16 @@ class AuditPage:
     next_cursor: str | None
 
 
+CURSOR_SALT = "audit-cursor"
+
+
 def encode_cursor(event: AuditEvent) -> str:
-    raw = f"{event.created_at.isoformat()}|{event.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The one signed keyset cursor (app/cursors.py), as the bag list's."""
+    return cursors.encode(CURSOR_SALT, event.created_at, event.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, event_id = raw.partition("|")
-        created_at = parse_stored_time(stamp)
-        if created_at is None or not event_id.isdigit():
-            raise ValueError(raw)
-        return created_at, int(event_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise AuditQueryError("This page address is damaged. Start again from the first "
-                              "page of the audit log.") from None
+    return cursors.decode(CURSOR_SALT, cursor)
 
 
 def list_audit_events(*, actor: str | None = None, action: str | None = None,

@@ -24,6 +24,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO
 
+from app.domain import DomainError
 from app.rules.codes import printable
 
 # The values of app.models' PARENT, CHILD (bags) and CSV, XLSX, TABLE, SUPPLIER (imports),
@@ -59,13 +60,11 @@ _UPLOAD_AGAIN = ("Upload the supplier's sheet as an Excel Workbook (.xlsx) or as
                  "(UTF-8).")
 
 
-class FileRefused(Exception):
+class FileRefused(DomainError):
     """The file cannot be imported at all; `message` says what to do. Nothing is written."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, 422)
 
 
 def not_a_spreadsheet(detail: str) -> FileRefused:

@@ -768,5 +768,5 @@ def test_audit_filter_and_cursor_refusals(client_for, admin):
 
     assert swapped.status_code == 422 and "Swap them" in text(swapped)
     assert bad_date.status_code == 422 and "Not a valid date value" in text(bad_date)
-    assert bad_cursor.status_code == 400
+    assert bad_cursor.status_code == 422
     assert "Start again from the first page" in text(bad_cursor)
