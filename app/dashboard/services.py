@@ -358,6 +358,8 @@ def _summary(row) -> str:
         return f"refused {code}: {row.result.replace('_', ' ')}"
     return {
         ("child_scan", "linked"): f"put {code} into {parent}",
+        ("child_scan", "already_linked"): f"scanned {code} again: already in {parent}",
+        ("child_scan", "replayed"): f"resent {code} for {parent}: already saved",
         ("parent_scan", "parent_created"): f"started parent {code}",
         ("parent_scan", "parent_opened"): f"opened parent {code}",
         ("complete", "completed"): f"finished {code}" + (f" ({row.reason})" if row.reason else ""),
