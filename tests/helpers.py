@@ -234,6 +234,22 @@ def assert_security_headers(response):
     assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", response.headers["X-Request-ID"])
 
 
+def insert_event_at_an_old_revision(user_id: int, action: str, outcome: str, result: str,
+                                    created_at, station: str | None = None) -> None:
+    """A scan event written with the columns every revision has (text, not the model: the
+    model's newer columns, such as parent_code and made_at, do not exist yet there)."""
+    from sqlalchemy import bindparam
+
+    from app.models.types import UTCDateTime
+
+    db.session.execute(text(
+        "INSERT INTO scan_events (created_at, user_id, action, outcome, result, code, station)"
+        " VALUES (:at, :user_id, :action, :outcome, :result, 'C0001', :station)")
+        .bindparams(bindparam("at", type_=UTCDateTime())),
+        {"at": created_at, "user_id": user_id, "action": action, "outcome": outcome,
+         "result": result, "station": station})
+
+
 def insert_user_at_an_old_revision(name: str, role: str = "staff") -> int:
     """A user row written with the columns every revision has (Core, not the model: a test
     that stops the migrations early has a users table without the model's newer columns,

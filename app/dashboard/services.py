@@ -261,8 +261,8 @@ def _linked_last_hour(conn: Connection, win: Windows) -> int:
                    .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= boundary)
                    .scalar_subquery())
     edge = (select(func.count()).select_from(ScanEvent)
-            .where(IS_LINKED_SCAN, IS_FLOOR_WORK, ScanEvent.created_at >= win.hour_ago,
-                   ScanEvent.created_at < boundary)
+            .where(IS_LINKED_SCAN, IS_FLOOR_WORK, ScanEvent.made_at >= win.hour_ago,
+                   ScanEvent.made_at < boundary)
             .scalar_subquery())
     return int(conn.scalar(select(whole_slots + edge)))
 

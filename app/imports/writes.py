@@ -62,7 +62,8 @@ class ChunkWriter:
             db.session.execute(
                 update(Bag).where(Bag.id.in_([ids[code] for code in work.completed]))
                 .values(status=COMPLETE).execution_options(synchronize_session=False))
-        rows = [{"created_at": event["created_at"], "user_id": self.user_id,
+        rows = [{"created_at": event["created_at"], "made_at": event["created_at"],
+                 "user_id": self.user_id,
                  "action": event["action"], "outcome": event["outcome"],
                  "result": event["result"], "code": event["code"],
                  "bag_id": ids.get(event["bag"]) if event["bag"] else None,
@@ -102,9 +103,9 @@ class ChunkWriter:
     def _insert_events(self, rows: list[dict]) -> None:
         if self.postgres:  # the whole chunk in one statement, its columns as arrays
             db.session.execute(text(
-                "INSERT INTO scan_events (created_at, user_id, action, outcome, result, code,"
-                " bag_id, parent_id, parent_code, reason, station)"
-                " SELECT created_at, :user_id, action, outcome, result, code, bag_id,"
+                "INSERT INTO scan_events (created_at, made_at, user_id, action, outcome, result,"
+                " code, bag_id, parent_id, parent_code, reason, station)"
+                " SELECT created_at, created_at, :user_id, action, outcome, result, code, bag_id,"
                 "  parent_id, parent_code, reason, :station"
                 " FROM unnest(CAST(:created_at AS timestamptz[]), CAST(:action AS text[]),"
                 "  CAST(:outcome AS text[]), CAST(:result AS text[]), CAST(:code AS text[]),"

@@ -29,6 +29,7 @@ MAX_PAGE_SIZE = 200
 KINDS = (PARENT, CHILD)
 STATUSES = (OPEN, COMPLETE, LINKED, UNLINKED)
 MAX_SUGGESTIONS = 8
+RECEIVED_LATE = timedelta(minutes=1)  # a scan sent later than this shows when it arrived
 EXPORT_COLUMNS = ("code", "kind", "status", "parent", "capacity", "child_count",
                   "created_at", "created_by", "linked_at")
 CURSOR_SALT = "bag-list-cursor"
@@ -292,24 +293,34 @@ def _normalise_or_error(raw_code: object) -> str:
 
 
 def timeline(bag: Bag) -> list[dict]:
-    """Oldest first. A parent's own events and every scan, undo and correction of its
-    children while they were in it; a child's own events."""
+    """In the order the scans were made (a scan queued offline stands where it was made, not
+    where it arrived). A parent's own events and every scan, undo and correction of its
+    children while they were in it; a child's own events. `received_at` is the arrival where
+    it differs from the time made by more than a minute, else None."""
     condition = ScanEvent.bag_id == bag.id
     if bag.kind == PARENT:
         condition = or_(condition, ScanEvent.parent_id == bag.id)
+    made = func.coalesce(ScanEvent.made_at, ScanEvent.created_at)
     # The parent's code as the event kept it: a deleted parent is still named.
     rows = db.session.execute(
         select(ScanEvent, User.username, ScanEvent.parent_code)
         .outerjoin(User, User.id == ScanEvent.user_id)
         .where(condition)
-        .order_by(ScanEvent.created_at, ScanEvent.id)
+        .order_by(made, ScanEvent.id)
     ).all()
     return [{
-        "at": event.created_at, "user": username, "action": event.action,
+        "at": event.made_at or event.created_at, "user": username, "action": event.action,
         "result": event.result, "outcome": event.outcome, "code": event.code,
         "parent": parent_code, "reason": event.reason, "station": event.station,
-        "scanned_at": event.client_scanned_at, "bag_id": event.bag_id,
+        "scanned_at": event.client_scanned_at, "received_at": _received(event),
+        "bag_id": event.bag_id,
     } for event, username, parent_code in rows]
+
+
+def _received(event: ScanEvent) -> datetime | None:
+    if event.made_at is None or abs(event.created_at - event.made_at) <= RECEIVED_LATE:
+        return None
+    return event.created_at
 
 
 def _children(parent: Bag, events: list[dict]) -> list[dict]:

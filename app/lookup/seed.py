@@ -78,9 +78,9 @@ class _PostgresWriter:
             for row in bags:
                 copy.write_row(row)
         with self.cursor.copy(
-                f"COPY scan_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                f"COPY scan_events (made_at, {', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
             for row in events:
-                copy.write_row(row)
+                copy.write_row((row[0], *row))  # made when it arrived
 
     def finish(self) -> None:
         self.cursor.execute(

@@ -29,6 +29,11 @@ FLOOR_WORK_SQL = "station IS NULL OR substr(station, 1, 7) <> 'import:'"
 SLOT_MINUTES = 15  # every time zone's hours and midnights fall on these UTC boundaries
 
 
+def _made_at_default(context) -> datetime:
+    """An event written without its time made was made when it arrived."""
+    return context.get_current_parameters().get("created_at") or utcnow()
+
+
 class ScanEvent(db.Model):
     """Append-only: every accepted or refused scan, undo, completion, reopen and correction.
     Nothing updates or deletes these rows; an undo is a new event."""
@@ -44,7 +49,7 @@ class ScanEvent(db.Model):
         Index("ix_scan_events_created_at", "created_at"),
         # Dashboard: accepted child links (the edge of "the last hour") and refusals (the
         # exceptions feed), each a small index of its own rows in time order.
-        Index("ix_scan_events_linked_created_at", "created_at", "user_id",
+        Index("ix_scan_events_linked_made_at", "made_at", "user_id",
               postgresql_where=text(LINKED_SCAN_SQL), sqlite_where=text(LINKED_SCAN_SQL)),
         Index("ix_scan_events_refused_created_at", "created_at", "user_id",
               postgresql_where=text(REFUSED_SQL), sqlite_where=text(REFUSED_SQL)),
@@ -54,6 +59,10 @@ class ScanEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the client scanned it (offline replay); created_at is when the server got it.
     client_scanned_at: Mapped[datetime | None] = mapped_column(ClientDateTime)
+    # When the scan was made: client_scanned_at when the client gave one (in the accepted
+    # window), else created_at. Timelines, a parent's children and the dashboard (its
+    # trigger-kept counts included, migration 0011) go by it; "undo last" goes by arrival.
+    made_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=_made_at_default)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(8))

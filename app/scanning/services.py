@@ -144,6 +144,7 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
     code = _normalise(raw_code, action, "child")
     scan_id = _validate_scan_id(scan_id, action, code)
     station = clean_station(station)
+    made = scanned_at or utcnow()  # a parent's children are ordered by when they were scanned
     parent = _parent_for_scan(parent_code, action, code)
     with refusing(action, code, parent):
         rules.check_child_code(code, parent.code, store.code_rules())
@@ -151,14 +152,14 @@ def scan_child(user: User, raw_parent: object, raw_code: object, *, scan_id: obj
     child = None
     if rules.takes_new_child(parent):
         # The usual scan: a new label. One statement creates the child and its event.
-        child = _insert_new_child_with_event(user, parent, code, scan_id=scan_id,
+        child = _insert_new_child_with_event(user, parent, code, made, scan_id=scan_id,
                                              station=station, scanned_at=scanned_at)
     if child is None:
         if scan_id is not None:
             replayed = _replay(user, parent, code, scan_id, action)
             if replayed is not None:
                 return replayed
-        result, child = _link_known_code(user, parent, code, action)
+        result, child = _link_known_code(user, parent, code, action, made)
         if result == rules.ALREADY_LINKED:
             store.record(user, action, result, code, bag_id=child.id, parent_id=parent.id,
                          parent_code=parent.code, scan_id=scan_id, station=station,
@@ -195,7 +196,8 @@ def _replay(user: User, parent: store.ParentRow, code: str, scan_id: str,
     return ScanResult(rules.REPLAYED, parent, child, child_parent=child.parent if child else None)
 
 
-def _link_known_code(user: User, parent: store.ParentRow, code: str, action: str):
+def _link_known_code(user: User, parent: store.ParentRow, code: str, action: str,
+                     made: datetime):
     """A code the fast path could not create: read it, then link it (or refuse)."""
     for _attempt in range(3):
         child = store.child_row(code)
@@ -204,9 +206,9 @@ def _link_known_code(user: User, parent: store.ParentRow, code: str, action: str
         if decision == rules.ALREADY_LINKED:
             return decision, child
         if decision == rules.LINK_NEW:
-            child = _insert_child(user, parent, code)
+            child = _insert_child(user, parent, code, made)
         else:
-            child = _link_loose_child(parent, child)
+            child = _link_loose_child(parent, child, made)
         if child is not None:
             return rules.LINK, child
         # Lost a race with another station (it created or linked the code): read it again.
@@ -215,30 +217,34 @@ def _link_known_code(user: User, parent: store.ParentRow, code: str, action: str
         action=action, scanned=code, parent=parent)
 
 
-def _new_child(user: User, parent: store.ParentRow, code: str, now: datetime) -> dict:
-    """The row of a child created by a scan, linked to `parent` at once."""
+def _new_child(user: User, parent: store.ParentRow, code: str, now: datetime,
+               made: datetime) -> dict:
+    """The row of a child created by a scan, linked to `parent` at once (linked when the scan
+    was made: the parent's children are ordered by it)."""
     return {"code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
-            "linked_at": now, "created_at": now, "created_by_id": user.id}
+            "linked_at": made, "created_at": now, "created_by_id": user.id}
 
 
-def _insert_child(user: User, parent: store.ParentRow, code: str) -> store.ChildRow | None:
+def _insert_child(user: User, parent: store.ParentRow, code: str,
+                  made: datetime) -> store.ChildRow | None:
     now = utcnow()
-    new_id = store.sql().scalar(
-        store.insert_bag_unless_taken(_new_child(user, parent, code, now)).returning(Bag.id))
+    new_id = store.sql().scalar(store.insert_bag_unless_taken(
+        _new_child(user, parent, code, now, made)).returning(Bag.id))
     if new_id is None:
         return None
-    return store.ChildRow(new_id, code, CHILD, LINKED, parent.id, parent.code, now, now)
+    return store.ChildRow(new_id, code, CHILD, LINKED, parent.id, parent.code, now, made)
 
 
-def _link_loose_child(parent: store.ParentRow, child: store.ChildRow) -> store.ChildRow | None:
-    now = utcnow()
+def _link_loose_child(parent: store.ParentRow, child: store.ChildRow,
+                      made: datetime) -> store.ChildRow | None:
     linked = store.sql().execute(
         update(Bag).where(Bag.id == child.id, Bag.parent_id.is_(None))
-        .values(parent_id=parent.id, status=LINKED, linked_at=now)
+        .values(parent_id=parent.id, status=LINKED, linked_at=made)
         .execution_options(synchronize_session=False)).rowcount
     if linked != 1:
         return None
-    child.parent_id, child.parent, child.status, child.linked_at = parent.id, parent.code, LINKED, now
+    child.parent_id, child.parent, child.status, child.linked_at = (parent.id, parent.code,
+                                                                    LINKED, made)
     return child
 
 
@@ -251,15 +257,16 @@ _NEW_CHILD_WITH_EVENT = text("""
 WITH new_bag AS (
     INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at, created_by_id)
     SELECT CAST(:code AS VARCHAR), 'child', 'linked', CAST(:parent_id AS BIGINT),
-           CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT)
+           CAST(:made AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT)
     WHERE NOT EXISTS (SELECT 1 FROM scan_events WHERE user_id = CAST(:user_id AS BIGINT)
                       AND scan_id = CAST(:scan_id AS VARCHAR))
     ON CONFLICT (code) DO NOTHING
     RETURNING id
 )
-INSERT INTO scan_events (created_at, user_id, action, outcome, result, code, bag_id,
+INSERT INTO scan_events (created_at, made_at, user_id, action, outcome, result, code, bag_id,
                          parent_id, parent_code, scan_id, station, client_scanned_at)
-SELECT CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT), 'child_scan', 'accepted',
+SELECT CAST(:now AS TIMESTAMPTZ), CAST(:made AS TIMESTAMPTZ), CAST(:user_id AS BIGINT),
+       'child_scan', 'accepted',
        'linked', CAST(:code AS VARCHAR), id, CAST(:parent_id AS BIGINT),
        CAST(:parent_code AS VARCHAR), CAST(:scan_id AS VARCHAR), CAST(:station AS VARCHAR),
        CAST(:scanned_at AS TIMESTAMPTZ)
@@ -268,7 +275,8 @@ RETURNING bag_id
 """)
 
 
-def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str, *,
+def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
+                                 made: datetime, *,
                                  scan_id: str | None, station: str | None,
                                  scanned_at: datetime | None) -> store.ChildRow | None:
     """Create `code` as a child linked to the (locked, open, not full) parent together with
@@ -278,6 +286,7 @@ def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
     if db.session.get_bind().dialect.name == "postgresql":
         new_id = store.sql().scalar(_NEW_CHILD_WITH_EVENT, {
             "code": code, "parent_id": parent.id, "parent_code": parent.code, "now": now,
+            "made": made,
             "user_id": user.id, "scan_id": scan_id, "station": station,
             "scanned_at": scanned_at})
     else:  # SQLite (the trial database) has no data-modifying CTE: two statements
@@ -288,14 +297,14 @@ def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
         new_id = None
         if seen is None:
             new_id = store.sql().scalar(store.insert_bag_unless_taken(
-                _new_child(user, parent, code, now)).returning(Bag.id))
+                _new_child(user, parent, code, now, made)).returning(Bag.id))
         if new_id is not None:
             store.record(user, "child_scan", "linked", code, bag_id=new_id,
                          parent_id=parent.id, parent_code=parent.code, scan_id=scan_id,
                          station=station, scanned_at=scanned_at)
     if new_id is None:
         return None
-    return store.ChildRow(new_id, code, CHILD, LINKED, parent.id, parent.code, now, now)
+    return store.ChildRow(new_id, code, CHILD, LINKED, parent.id, parent.code, now, made)
 
 
 # --- finishing and reopening ---------------------------------------------------------------

@@ -173,9 +173,11 @@ def record(user: User, action: str, result: str, code: str, *, outcome: str = AC
            scan_id: str | None = None, station: str | None = None,
            scanned_at: datetime | None = None) -> None:
     """Append a scan event (Core, in the session's transaction). The parent's code is kept
-    with it, so the history names the parent even after the parent is deleted."""
+    with it, so the history names the parent even after the parent is deleted; the time the
+    scan was made is the client's `scanned_at` (already range-checked) or its arrival."""
+    now = utcnow()
     sql().execute(insert(ScanEvent).values(
-        created_at=utcnow(), user_id=user.id, action=action, outcome=outcome, result=result,
+        created_at=now, made_at=scanned_at or now, user_id=user.id, action=action, outcome=outcome, result=result,
         code=code[:64], bag_id=bag_id, parent_id=parent_id, parent_code=parent_code,
         reason=reason[:MAX_REASON_LENGTH] if reason else None, scan_id=scan_id,
         station=station, client_scanned_at=scanned_at))

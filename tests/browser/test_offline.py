@@ -158,3 +158,42 @@ def test_a_session_that_ended_during_the_outage_drains_after_login(live_server, 
     page.wait_for_selector("#count:text-is('3')", timeout=30_000)  # drained after login
     assert page.is_hidden("#waiting")
     assert links_in("SB00014") == 3
+
+
+def test_scans_made_before_a_drop_count_in_the_hour_they_were_made(live_server, page_for,
+                                                                     staff):
+    """Issue 27: a scan queued during a drop keeps the time it was made; sent later, it counts
+    in that hour (the dashboard's counts, scan_counts), not in the hour it arrived. The
+    station's clock is set 90 minutes back while the connection is down."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models.events import ScanCount
+
+    page = page_for()
+    log_in_page(page, live_server, staff.username, PASSWORD)
+    start_parent(page, live_server, "SB00020")
+
+    made = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=90)
+    page.route("**/api/v1/scans/**", lambda route: route.abort("internetdisconnected"))
+    page.clock.set_fixed_time(made)
+    codes = [f"78{n:05d}" for n in range(1, 4)]
+    for code in codes:
+        page.keyboard.type(code + "\n")
+    page.wait_for_selector("#waiting:text('3 waiting')", timeout=30_000)
+
+    page.unroute("**/api/v1/scans/**")  # the connection is back, 90 minutes later
+    page.wait_for_selector("#waiting", state="hidden", timeout=60_000)
+    assert links_in("SB00020") == 3
+    events = db.session.scalars(select(ScanEvent).where(ScanEvent.result == "linked")).all()
+    assert len(events) == 3
+    for event in events:
+        assert abs(event.made_at - made) < timedelta(seconds=5)
+        assert event.created_at - event.made_at > timedelta(minutes=85)
+    slot = made.replace(minute=made.minute - made.minute % 15, second=0)
+    counts = db.session.execute(select(ScanCount.slot_start, ScanCount.count).where(
+        ScanCount.kind == "linked", ScanCount.user_id == staff.id)).all()
+    db.session.rollback()
+    assert counts == [(slot, 3)], counts
+    page.goto(live_server + "/bags/SB00020")
+    assert page.locator("[data-testid=received-late]").count() == 3
+    assert page.problems == []

@@ -18,7 +18,8 @@ from app.dashboard import services
 from app.extensions import db
 from app.models import Bag, ScanEvent
 from app.models.events import ScanCount
-from tests.helpers import ON_POSTGRES, insert_user_at_an_old_revision, pg_only
+from tests.helpers import (ON_POSTGRES, insert_event_at_an_old_revision,
+                           insert_user_at_an_old_revision, pg_only)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -456,7 +457,7 @@ def test_every_query_can_use_the_dashboards_indexes(app, dataset, frozen):
     text = "\n".join(plans)
     slots_key = "pk_scan_counts" if ON_POSTGRES else "sqlite_autoindex_scan_counts_1"
     for index in ("ix_bags_parent_status_child_count", "ix_bags_status_created_at_id", slots_key,
-                  "ix_scan_events_linked_created_at", "ix_scan_events_refused_created_at",
+                  "ix_scan_events_linked_made_at", "ix_scan_events_refused_created_at",
                   "ix_scan_events_parent_id_created_at"):
         assert index in text, f"{index} not used:\n{text}"
 
@@ -490,13 +491,10 @@ def slot_kind(action: str, outcome: str, result: str) -> str | None:
 
 def add_counted_events(user_ids: list[int]) -> None:
     start = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
-    # Core, with the columns every revision has: the model's newer columns (parent_code)
-    # do not exist yet at the revisions this runs on.
     for user_id in user_ids:
         for minutes, action, outcome, result in COUNTED_EVENTS:
-            db.session.execute(ScanEvent.__table__.insert().values(
-                user_id=user_id, action=action, outcome=outcome, result=result, code="C0001",
-                created_at=start + timedelta(minutes=minutes)))
+            insert_event_at_an_old_revision(user_id, action, outcome, result,
+                                            start + timedelta(minutes=minutes))
     db.session.commit()
 
 

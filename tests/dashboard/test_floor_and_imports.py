@@ -18,7 +18,8 @@ from app import create_app
 from app.extensions import db
 from app.models import ScanEvent
 from app.models.events import ScanCount
-from tests.helpers import insert_user_at_an_old_revision, pg_only
+from tests.helpers import (insert_event_at_an_old_revision, insert_user_at_an_old_revision,
+                           pg_only)
 
 
 def table_csv(rows) -> bytes:
@@ -91,10 +92,7 @@ def test_an_import_changes_no_floor_figure(app, client, login_as, supervisor):
 
 def _add(user_id: int, station: str | None, minutes: int) -> None:
     at = datetime(2026, 3, 10, 4, 0, tzinfo=UTC) + timedelta(minutes=minutes)
-    # Core, with the columns every revision has (this runs before and after 0008).
-    db.session.execute(ScanEvent.__table__.insert().values(
-        user_id=user_id, action="child_scan", outcome="accepted", result="linked",
-        code="C0001", created_at=at, station=station))
+    insert_event_at_an_old_revision(user_id, "child_scan", "accepted", "linked", at, station)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pg_only)])

@@ -70,7 +70,7 @@ def test_unlink_shows_in_the_parents_timeline(client, login_as, supervisor, two_
     assert events[-1] | {"at": None} == {
         "at": None, "user": "sam", "action": "unlink", "result": "unlinked",
         "outcome": "accepted", "code": "0000101", "parent": "SB00001",
-        "reason": "wrong sack", "station": None, "scanned_at": None}
+        "reason": "wrong sack", "station": None, "scanned_at": None, "received_at": None}
 
 
 def test_unlink_of_a_loose_child_or_a_parent_is_refused(client, login_as, supervisor,

@@ -6,6 +6,7 @@ undo a supervisor's correction (issue 16)."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -259,3 +260,34 @@ def test_staff_cannot_undo_a_link_a_supervisor_corrected_since(stella, boss):
 
     assert bags() == before
     ok(undo(boss, code="0000001"), 200, "unlinked")
+
+
+# --- issue 27: which time counts --------------------------------------------------------------
+
+def test_a_scan_counts_when_it_was_made_and_undo_last_is_the_last_sent(stella, boss):
+    """A scan sent with a scanned_at 2 hours back (a queue drained late): the timeline and the
+    parent's children go by when it was made, the arrival shows beside it, the dashboard
+    counts it in its own hour; 'undo last' still takes the last scan sent."""
+    now = datetime.now(UTC)
+    made = now - timedelta(hours=2)
+    ok(parent_scan(stella, "SB00001"), 201, "parent_created")
+    ok(child_scan(stella, "SB00001", "0000001"), 201, "linked")
+    ok(child_scan(stella, "SB00001", "0000002", scan_id="q-1", scanned_at=made.isoformat()),
+       201, "linked")
+
+    trace = boss.get("/api/v1/bags/SB00001").get_json()
+    linked = [event for event in trace["events"] if event["result"] == "linked"]
+    assert [event["code"] for event in linked] == ["0000002", "0000001"]
+    assert linked[0]["received_at"] is not None and linked[1]["received_at"] is None
+    assert datetime.fromisoformat(linked[0]["at"]) == made
+    assert [child["code"] for child in trace["children"]] == ["0000001", "0000002"]
+
+    stats = boss.get("/api/v1/dashboard/stats").get_json()
+    by_hour = {datetime.fromisoformat(bucket["hour"]).astimezone(UTC): bucket["scans"]
+               for bucket in stats["hourly"]}
+    assert by_hour[made.replace(minute=0, second=0, microsecond=0)] == 1
+    assert by_hour[now.replace(minute=0, second=0, microsecond=0)] == 1
+    assert stats["scans"]["last_hour"] == 1
+
+    body = ok(undo(stella, parent="SB00001"), 200, "unlinked")
+    assert body["child"]["code"] == "0000002"  # sent last, though made first
