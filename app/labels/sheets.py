@@ -79,12 +79,17 @@ def parse_skip(raw: str | None, layout: Layout) -> int:
     return int(raw)
 
 
+def label_geometry(width: float, height: float, small_line: bool = False) -> tuple[float, ...]:
+    """(pad, text height, small text height, QR square with its quiet zone) in mm."""
+    pad = min(1.5, height * 0.05)
+    text_mm = height * (0.13 if small_line else 0.17)
+    small_mm = height * 0.08 if small_line else 0
+    return pad, text_mm, small_mm, min(height - text_mm - small_mm - pad, width - 2 * pad)
+
+
 def draw_label(pdf: FPDF, label: Label, x: float, y: float, width: float, height: float) -> None:
     """The QR centred at the top of the label's box, the text centred under it."""
-    pad = min(1.5, height * 0.05)
-    text_mm = height * (0.17 if label.small is None else 0.13)
-    small_mm = height * 0.08 if label.small else 0
-    qr = min(height - text_mm - small_mm - pad, width - 2 * pad)
+    pad, text_mm, small_mm, qr = label_geometry(width, height, bool(label.small))
     draw_qr(pdf, label.data, x + (width - qr) / 2, y + pad / 2, qr)
     top = y + pad / 2 + qr
     _centred_line(pdf, label.text, x, top, width, text_mm, bold=True)
