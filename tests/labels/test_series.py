@@ -136,3 +136,14 @@ def test_the_page_says_what_is_wrong_and_keeps_nothing(client, boss):
     assert response.status_code == 422
     assert "1 to 1,000" in response.get_data(as_text=True)
     assert_unchanged(before, snapshot())
+
+
+def test_the_audit_log_shows_label_work_in_words(client, login_as, admin):
+    login_as(admin)
+    series = create_series(client, "SB", 2)
+    client.get(f"/labels/{series['id']}.pdf")
+
+    html = client.get("/audit?action=label.").get_data(as_text=True)
+
+    assert "Parent codes reserved for labels" in html and "Labels downloaded" in html
+    assert "SB00001" in html
