@@ -74,7 +74,8 @@ if ! new_up; then
 fi
 echo "rolling: new master $new serves with $workers workers; TERM to the old master $old"
 kill -TERM "$old"
-gone() { ! kill -0 "$old" 2>/dev/null; }
+# Gone, or a zombie its parent has not reaped yet (it serves nothing either way).
+gone() { ! kill -0 "$old" 2>/dev/null || [ "$(ps -o stat= -p "$old" 2>/dev/null | cut -c1)" = Z ]; }
 wait_for "$stop_timeout" "the old master $old to finish its requests and exit" gone
 promoted() { [ -s "$pidfile" ] && [ "$(cat "$pidfile")" = "$new" ]; }
 wait_for 30 "the new master to take $pidfile over" promoted
