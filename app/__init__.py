@@ -56,6 +56,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
+    from app.assets import init_assets
+
+    init_assets(app)
 
 
 def register_blueprints(app: Flask) -> None:
