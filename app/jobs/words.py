@@ -91,6 +91,12 @@ def describe(job: Job, record: Import | None = None) -> JobWords:
             words.facts = [(m["code"], f"says {m['child_count']}, holds {m['children']} "
                                        f"(capacity {m['capacity']})")
                            for m in result.get("mismatches", [])]
+    elif job.kind == "label_print":  # app/labels/printing.py
+        words.title = "Labels sent to the label printer"
+        result = job.result or {}
+        if job.status == "succeeded":
+            words.outcome = (f"{plural(result.get('labels', 0), 'label')} sent to the printer "
+                             f"at {result.get('printer')}.")
     elif job.status == "succeeded" and job.result:
         words.facts = [(str(key).replace("_", " ").capitalize(), _plain(value))
                        for key, value in job.result.items()]

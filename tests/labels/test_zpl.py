@@ -112,7 +112,10 @@ def test_printing_sends_exactly_the_zpl_to_the_printer(make_app, make_user, prin
         assert audit.actor_id == boss.id
         assert audit.after == {"printer": f"127.0.0.1:{printer.port}", "dpi": 300, "labels": 3}
         page = client.get("/labels").get_data(as_text=True)
-        assert f'data-job-id="{job.id}"' in page and "3 labels to 127.0.0.1" in page
+        assert f'data-job-id="{job.id}"' in page
+        assert f"3 labels sent to the printer at 127.0.0.1:{printer.port}." in page
+        assert "Labels sent to the label printer" in client.get(f"/jobs/{job.id}").get_data(
+            as_text=True)
 
 
 def test_a_printer_that_does_not_answer_fails_the_job_in_words(make_app, make_user):
