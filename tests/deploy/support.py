@@ -45,8 +45,13 @@ def plain_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
+REPORTED: list[str] = []
+
+
 def say(message: str) -> None:
-    """Counts the must-show asks for: printed, and shown by pytest with -s or on failure."""
+    """The counts the issue asks to see: printed (pytest -s), and repeated in pytest's
+    summary at the end of the run (tests/deploy/conftest.py), where CI's log shows them."""
+    REPORTED.append(message)
     print(f"[deploy] {message}", flush=True)
 
 
@@ -95,37 +100,42 @@ class Host:
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.master_pid()).children()
 
+    @property
+    def group(self) -> int:
+        """The process group gunicorn was started in (start_new_session): the master, its
+        workers and, after a USR2 upgrade, the new master and its workers, even once the
+        first master is gone."""
+        return self.process.pid
+
+    def members(self) -> list[psutil.Process]:
+        return [process for process in psutil.process_iter() if _pgid(process) == self.group]
+
     def kill(self) -> int:
         """SIGKILL the master and every worker at once, as a lost machine: nothing finishes."""
-        pgid = os.getpgid(self.process.pid)
-        count = sum(1 for _ in psutil.process_iter() if _pgid(_) == pgid)
-        os.killpg(pgid, signal.SIGKILL)
+        count = len(self.members())
+        os.killpg(self.group, signal.SIGKILL)
         return count
 
     def stop(self) -> None:
-        try:
-            pgid = os.getpgid(self.process.pid)
-        except ProcessLookupError:
-            pgid = None
-        if pgid is None:
-            for leftover in _by_pidfile(self.pidfile):
-                leftover.kill()
-            return
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and any(_pgid(p) == pgid for p in psutil.process_iter()):
-            time.sleep(0.2)
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for sig, seconds in ((signal.SIGTERM, 25), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.group, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and any(_running(p) for p in self.members()):
+                time.sleep(0.2)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _pgid(process: psutil.Process) -> int | None:
@@ -133,13 +143,6 @@ def _pgid(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except (ProcessLookupError, psutil.Error):
         return None
-
-
-def _by_pidfile(pidfile: Path) -> list[psutil.Process]:
-    try:
-        return [psutil.Process(int(pidfile.read_text().strip()))]
-    except (OSError, ValueError, psutil.Error):
-        return []
 
 
 @dataclass
@@ -201,6 +204,8 @@ class Cluster:
 
     def host(self, name: str, **extra) -> Host:
         port = next(self.ports)
+        assert http_status(f"http://127.0.0.1:{port}/health", timeout=1) is None, (
+            f"port {port} already answers: a server of an earlier run is still up")
         env = self.host_env(name, port, **extra)
         log_path = self.tmp / f"{name}.log"
         with open(log_path, "a") as log:
