@@ -202,7 +202,8 @@ class Cluster:
         env.update(extra)
         return env
 
-    def host(self, name: str, **extra) -> Host:
+    def host(self, name: str, root: Path = ROOT, **extra) -> Host:
+        """A host serving the code in `root` (a release directory; this checkout by default)."""
         port = next(self.ports)
         assert http_status(f"http://127.0.0.1:{port}/health", timeout=1) is None, (
             f"port {port} already answers: a server of an earlier run is still up")
@@ -211,7 +212,7 @@ class Cluster:
         with open(log_path, "a") as log:
             process = subprocess.Popen(
                 [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         host = Host(name, port, Path(env["GUNICORN_PIDFILE"]), log_path, process, env)
         self.hosts.append(host)
