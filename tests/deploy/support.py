@@ -278,10 +278,12 @@ class Client:
         twin.csrf = self.csrf
         return twin
 
-    def page(self, url: str, data: dict | None = None, timeout: float = 15) -> tuple[int, str, str]:
+    def page(self, url: str, data: dict | None = None, timeout: float = 15,
+             headers: dict | None = None) -> tuple[int, str, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(url, data=body, headers=headers or {})
         try:
-            with self.opener.open(url, data=body, timeout=timeout) as response:
+            with self.opener.open(request, timeout=timeout) as response:
                 text_ = response.read().decode()
                 status, final = response.status, response.url
         except urllib.error.HTTPError as exc:
@@ -291,10 +293,10 @@ class Client:
             self.csrf = token.group(1)
         return status, text_, final
 
-    def login(self, base: str, username: str, password: str) -> int:
-        self.page(base + "/login")
+    def login(self, base: str, username: str, password: str, headers: dict | None = None) -> int:
+        self.page(base + "/login", headers=headers)
         status, _, final = self.page(base + "/login", {"username": username, "password": password,
-                                                       "csrf_token": self.csrf})
+                                                       "csrf_token": self.csrf}, headers=headers)
         if status == 200 and final.rstrip("/").endswith("/login"):
             return 401
         # a page after login carries the token the JSON calls send
