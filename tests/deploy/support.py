@@ -348,12 +348,13 @@ class ScanLoad:
     scanner pauses between scans and stops at `max_scans`."""
 
     def __init__(self, base: str, users: list[tuple[str, str]], *, pause: float = 0.05,
-                 max_scans: int = 2000, parent_offset: int = 0):
+                 max_scans: int = 2000, parent_offset: int = 0, tag: str = ""):
         self.base = base
         self.users = users
         self.pause = pause
         self.max_scans = max_scans
         self.parent_offset = parent_offset
+        self.tag = tag  # in every child code and scan_id: runs on a kept database differ
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
         self.acks: list[Ack] = []
@@ -376,7 +377,15 @@ class ScanLoad:
             return len(self.acks)
 
     def wait_for(self, count: int, seconds: float = 60) -> None:
-        wait_until(lambda: self.acknowledged() >= count, seconds, f"{count} acknowledged scans")
+        def reached() -> bool:
+            if self.acknowledged() >= count:
+                return True
+            if self.threads and not any(thread.is_alive() for thread in self.threads):
+                raise AssertionError(f"every scanner stopped before {count} scans: refusals "
+                                     f"{self.refusals[:3]}, unacknowledged {self.unacknowledged[:3]}")
+            return False
+
+        wait_until(reached, seconds, f"{count} acknowledged scans")
 
     def stop(self, seconds: float = 120) -> None:
         self.stop_event.set()
@@ -420,8 +429,8 @@ class ScanLoad:
                     return
                 room = answer["parent"]["capacity"] - answer["parent"]["child_count"]
                 continue
-            scan_id = f"{username}-{number:06d}"
-            code = f"C{index:02d}{number:06d}"
+            scan_id = f"{username}-{self.tag}{number:06d}"
+            code = f"C{self.tag}{index:02d}{number:06d}"
             status, answer, failures = self._send(
                 client, "/api/v1/scans/child", {"parent": parent, "code": code, "scan_id": scan_id})
             self._count(failures)
