@@ -67,7 +67,7 @@ def render(upstreams: list[str], *, server_name: str = "tracetrack.example.com",
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:tracetrack_tls:10m;
         ssl_session_timeout 1d;
-        add_header Strict-Transport-Security "max-age=31536000" always;
+        # Strict-Transport-Security comes from the app (HSTS_ENABLED): not repeated here.
 """
     return f"""# TraceTrack behind nginx. Written by deploy/render_nginx.py; change the script, not this file.
 # Start:  nginx -c /path/to/this/nginx.conf   (the paths below need no root once they are writable)

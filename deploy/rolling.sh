@@ -56,9 +56,36 @@ if [ "$mode" = "--hup" ]; then
 fi
 
 echo "rolling: USR2 to master $old ($workers workers): starting a new master with the code on disk"
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+# The new master is the old one's child whose environment names the old master
+# (GUNICORN_PID, set by gunicorn's re-exec); it writes PIDFILE.2 once the code has loaded.
+starting_master() {
+  local child
+  for child in $(pgrep -P "$old"); do
+    if tr '\0' '\n' < "/proc/$child/environ" 2>/dev/null | grep -qx "GUNICORN_PID=$old"; then
+      echo "$child"; return
+    fi
+  done
+}
+
 rm -f "$pidfile.2"
 kill -USR2 "$old"
-wait_for "$boot_timeout" "the new master's pid file $pidfile.2" test -s "$pidfile.2"
+candidate=""
+deadline=$((SECONDS + boot_timeout))
+until [ -s "$pidfile.2" ]; do
+  found=$(starting_master)
+  [ -n "$found" ] && candidate=$found
+  if [ -n "$candidate" ] && ! alive "$candidate"; then
+    echo "rolling: the new master exited while loading the new code; the old master $old keeps serving" >&2
+    exit 1
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "rolling: no new master after ${boot_timeout} s; the old master $old keeps serving" >&2
+    [ -n "$candidate" ] && kill -TERM "$candidate" 2>/dev/null
+    exit 1
+  fi
+  sleep 0.2
+done
 new=$(cat "$pidfile.2")
 new_up() { kill -0 "$new" 2>/dev/null && [ "$(children_of "$new")" -ge "$workers" ]; }
 if ! wait_for "$boot_timeout" "the new master $new's $workers workers" new_up; then

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.deploy.support import Cluster, flush_redis
+from tests.deploy.support import REPORTED, Cluster, flush_redis
 
 
 @pytest.fixture
@@ -12,3 +12,10 @@ def cluster(database_url, tmp_path):
         yield started
     finally:
         started.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORTED:
+        terminalreporter.section("deploy: counts (issue 24)")
+        for line in REPORTED:
+            terminalreporter.write_line(line)

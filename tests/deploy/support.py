@@ -45,8 +45,13 @@ def plain_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
+REPORTED: list[str] = []
+
+
 def say(message: str) -> None:
-    """Counts the must-show asks for: printed, and shown by pytest with -s or on failure."""
+    """The counts the issue asks to see: printed (pytest -s), and repeated in pytest's
+    summary at the end of the run (tests/deploy/conftest.py), where CI's log shows them."""
+    REPORTED.append(message)
     print(f"[deploy] {message}", flush=True)
 
 
@@ -95,37 +100,42 @@ class Host:
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.master_pid()).children()
 
+    @property
+    def group(self) -> int:
+        """The process group gunicorn was started in (start_new_session): the master, its
+        workers and, after a USR2 upgrade, the new master and its workers, even once the
+        first master is gone."""
+        return self.process.pid
+
+    def members(self) -> list[psutil.Process]:
+        return [process for process in psutil.process_iter() if _pgid(process) == self.group]
+
     def kill(self) -> int:
         """SIGKILL the master and every worker at once, as a lost machine: nothing finishes."""
-        pgid = os.getpgid(self.process.pid)
-        count = sum(1 for _ in psutil.process_iter() if _pgid(_) == pgid)
-        os.killpg(pgid, signal.SIGKILL)
+        count = len(self.members())
+        os.killpg(self.group, signal.SIGKILL)
         return count
 
     def stop(self) -> None:
-        try:
-            pgid = os.getpgid(self.process.pid)
-        except ProcessLookupError:
-            pgid = None
-        if pgid is None:
-            for leftover in _by_pidfile(self.pidfile):
-                leftover.kill()
-            return
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and any(_pgid(p) == pgid for p in psutil.process_iter()):
-            time.sleep(0.2)
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for sig, seconds in ((signal.SIGTERM, 25), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.group, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and any(_running(p) for p in self.members()):
+                time.sleep(0.2)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _pgid(process: psutil.Process) -> int | None:
@@ -133,13 +143,6 @@ def _pgid(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except (ProcessLookupError, psutil.Error):
         return None
-
-
-def _by_pidfile(pidfile: Path) -> list[psutil.Process]:
-    try:
-        return [psutil.Process(int(pidfile.read_text().strip()))]
-    except (OSError, ValueError, psutil.Error):
-        return []
 
 
 @dataclass
@@ -199,14 +202,17 @@ class Cluster:
         env.update(extra)
         return env
 
-    def host(self, name: str, **extra) -> Host:
+    def host(self, name: str, root: Path = ROOT, **extra) -> Host:
+        """A host serving the code in `root` (a release directory; this checkout by default)."""
         port = next(self.ports)
+        assert http_status(f"http://127.0.0.1:{port}/health", timeout=1) is None, (
+            f"port {port} already answers: a server of an earlier run is still up")
         env = self.host_env(name, port, **extra)
         log_path = self.tmp / f"{name}.log"
         with open(log_path, "a") as log:
             process = subprocess.Popen(
                 [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         host = Host(name, port, Path(env["GUNICORN_PIDFILE"]), log_path, process, env)
         self.hosts.append(host)
@@ -272,10 +278,12 @@ class Client:
         twin.csrf = self.csrf
         return twin
 
-    def page(self, url: str, data: dict | None = None, timeout: float = 15) -> tuple[int, str, str]:
+    def page(self, url: str, data: dict | None = None, timeout: float = 15,
+             headers: dict | None = None) -> tuple[int, str, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(url, data=body, headers=headers or {})
         try:
-            with self.opener.open(url, data=body, timeout=timeout) as response:
+            with self.opener.open(request, timeout=timeout) as response:
                 text_ = response.read().decode()
                 status, final = response.status, response.url
         except urllib.error.HTTPError as exc:
@@ -285,10 +293,10 @@ class Client:
             self.csrf = token.group(1)
         return status, text_, final
 
-    def login(self, base: str, username: str, password: str) -> int:
-        self.page(base + "/login")
+    def login(self, base: str, username: str, password: str, headers: dict | None = None) -> int:
+        self.page(base + "/login", headers=headers)
         status, _, final = self.page(base + "/login", {"username": username, "password": password,
-                                                       "csrf_token": self.csrf})
+                                                       "csrf_token": self.csrf}, headers=headers)
         if status == 200 and final.rstrip("/").endswith("/login"):
             return 401
         # a page after login carries the token the JSON calls send
@@ -340,12 +348,13 @@ class ScanLoad:
     scanner pauses between scans and stops at `max_scans`."""
 
     def __init__(self, base: str, users: list[tuple[str, str]], *, pause: float = 0.05,
-                 max_scans: int = 2000, parent_offset: int = 0):
+                 max_scans: int = 2000, parent_offset: int = 0, tag: str = ""):
         self.base = base
         self.users = users
         self.pause = pause
         self.max_scans = max_scans
         self.parent_offset = parent_offset
+        self.tag = tag  # in every child code and scan_id: runs on a kept database differ
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
         self.acks: list[Ack] = []
@@ -368,7 +377,15 @@ class ScanLoad:
             return len(self.acks)
 
     def wait_for(self, count: int, seconds: float = 60) -> None:
-        wait_until(lambda: self.acknowledged() >= count, seconds, f"{count} acknowledged scans")
+        def reached() -> bool:
+            if self.acknowledged() >= count:
+                return True
+            if self.threads and not any(thread.is_alive() for thread in self.threads):
+                raise AssertionError(f"every scanner stopped before {count} scans: refusals "
+                                     f"{self.refusals[:3]}, unacknowledged {self.unacknowledged[:3]}")
+            return False
+
+        wait_until(reached, seconds, f"{count} acknowledged scans")
 
     def stop(self, seconds: float = 120) -> None:
         self.stop_event.set()
@@ -412,8 +429,8 @@ class ScanLoad:
                     return
                 room = answer["parent"]["capacity"] - answer["parent"]["child_count"]
                 continue
-            scan_id = f"{username}-{number:06d}"
-            code = f"C{index:02d}{number:06d}"
+            scan_id = f"{username}-{self.tag}{number:06d}"
+            code = f"C{self.tag}{index:02d}{number:06d}"
             status, answer, failures = self._send(
                 client, "/api/v1/scans/child", {"parent": parent, "code": code, "scan_id": scan_id})
             self._count(failures)

@@ -1,7 +1,7 @@
 """Issue 24, part 3: migrations are expand-then-contract (docs/DEPLOYMENT.md), so during a
 rolling deploy the previous release's code scans correctly on the new schema. "The previous
 release" is the code just before the newest schema change: the first parent of the last
-commit (on the first-parent line) that touched migrations/versions, or PREVIOUS_RELEASE. Its
+commit (on the first-parent line) that added a migration, or PREVIOUS_RELEASE. Its
 own files (`git archive`) run its scan path through its own app against the database this
 suite migrated to head; the new code then reads what it wrote and the invariants hold."""
 
@@ -49,19 +49,30 @@ print(json.dumps(answers))
 """
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip()
+
+
+def _migration_files(commit: str) -> set[str]:
+    return set(_git("ls-tree", "--name-only", f"{commit}:migrations/versions").split())
+
+
 def _previous_release() -> str | None:
+    """The first parent of the newest first-parent commit that added a migration file (a
+    commit that only edits one, e.g. re-chaining its down_revision at a merge, is passed by)."""
     if os.environ.get("PREVIOUS_RELEASE"):
         return os.environ["PREVIOUS_RELEASE"]
     try:
-        last = subprocess.run(["git", "log", "--first-parent", "-1", "--format=%H", "--",
-                               "migrations/versions"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=30, check=True).stdout.strip()
-        if not last:
-            return None
-        return subprocess.run(["git", "rev-parse", f"{last}^1"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=30, check=True).stdout.strip()
+        current = _migration_files("HEAD")
+        for commit in _git("log", "--first-parent", "--format=%H", "--",
+                           "migrations/versions").split():
+            before = _git("rev-parse", f"{commit}^1")
+            if _migration_files(before) != current:
+                return before
     except (OSError, subprocess.CalledProcessError):
         return None
+    return None
 
 
 def test_the_previous_release_scans_on_the_new_schema(app, database_url, make_user, tmp_path):

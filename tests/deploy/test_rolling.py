@@ -4,13 +4,15 @@ disk, then TERM to the old one, as gunicorn documents) and the HUP reload."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import ScanLoad, check_scans_in_database, say
+from tests.deploy.support import ScanLoad, check_scans_in_database, http_status, say
 from tests.helpers import PASSWORD, pg_only
 
 pytestmark = [pg_only, pytest.mark.deploy]
@@ -61,3 +63,25 @@ def test_rolling_reload_of_both_hosts_under_load_fails_no_scan(cluster, make_use
     assert counts["found_once"] == counts["acknowledged"]
     assert not counts["missing"] and not counts["twice"] and not counts["not_linked"]
     assert counts["broken_invariants"] == {}
+
+
+def test_an_upgrade_whose_code_does_not_start_leaves_the_old_master_serving(cluster, tmp_path):
+    """The release on disk is broken (its app cannot be imported): rolling.sh fails, and the
+    old master and workers go on answering; nothing was lost."""
+    release = tmp_path / "release"
+    shutil.copytree(ROOT, release, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "tests", "instance", "__pycache__", "node_modules"))
+    host = cluster.host("a", root=release)
+    threading.Thread(target=host.process.wait, daemon=True).start()
+    old_master = host.master_pid()
+    old_workers = {worker.pid for worker in host.workers()}
+    (release / "main.py").write_text("raise RuntimeError('this release does not start')\n")
+
+    result = subprocess.run([str(ROOT / "deploy/rolling.sh"), str(host.pidfile)],
+                            capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "ROLLING_BOOT_TIMEOUT": "60"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "keeps serving" in result.stderr
+    assert host.master_pid() == old_master
+    assert {worker.pid for worker in host.workers()} == old_workers
+    assert http_status(host.base + "/health/ready") == 200

@@ -98,9 +98,21 @@ def test_two_hosts_share_sessions_logout_limits_jobs_and_are_each_scraped(cluste
         f"job {job_id} run by host b ({worker}), both scraped")
 
 
-def test_nginx_serves_static_files_with_their_hash_and_a_long_cache(cluster):
-    host = cluster.host("a")
+def test_nginx_serves_static_files_with_their_hash_and_passes_the_real_address(
+        cluster, make_user):
+    make_user("victim", role="staff")
+    host = cluster.host("a", LOGIN_RATE_LIMIT="3 per minute")
     proxy = cluster.nginx([host])
+
+    # The app trusts one hop (PROXY_FIX_HOPS=1): the address nginx saw, whatever the client
+    # wrote in X-Forwarded-For. A forged header evades no per-address limit.
+    statuses = [Client().login(proxy.base, "victim", "wrong!",
+                               headers={"X-Forwarded-For": f"203.0.113.{number}"})
+                for number in range(5)]
+    assert statuses == [401, 401, 401, 429, 429], statuses
+    log = host.log_path.read_text()
+    assert '"remote": "127.0.0.1"' in log and "203.0.113." not in log
+
     status, _, page = _get(proxy.base + "/login")
     assert status == 200
     urls = re.findall(r'(?:href|src)="(/static/[^"]+\?v=[0-9a-f]{12})"', page.decode())
