@@ -7,7 +7,7 @@ had a bucket of its own, so a user got twice SCAN_RATE_LIMIT)."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from app.extensions import limiter
@@ -16,6 +16,11 @@ SCAN_SCOPE = "scans"
 
 
 def user_rate_key() -> str:
+    """Per API token when the request carries one (app/api/bearer.py), else per user: a
+    system's token does not use up the station's allowance of the same user."""
+    token = g.get("api_token")
+    if token is not None:
+        return f"token:{token.id}"
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
     from flask_limiter.util import get_remote_address
