@@ -48,3 +48,19 @@ def login_username_key() -> str:
 
 # The one scan bucket: decorate every scan endpoint with this object itself.
 scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE, key_func=user_rate_key)
+
+
+MAX_BATCH_COST = 101  # a batch counts one per item (more than 100 is refused anyway)
+
+
+def batch_cost() -> int:
+    """A batch of scans (POST /api/v1/scans/batch) uses one scan of the allowance per item:
+    sending scans in batches buys no more of them than sending them one by one."""
+    body = request.get_json(silent=True)
+    items = body.get("items") if isinstance(body, dict) else None
+    return min(max(len(items), 1), MAX_BATCH_COST) if isinstance(items, list) else 1
+
+
+# The same bucket (scope "scans"), charged per item.
+batch_scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE,
+                                        key_func=user_rate_key, cost=batch_cost)

@@ -91,6 +91,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                   json={"code": "SB00010"}),
     ("/api/v1/scans/child", "POST"): everyone_api("/api/v1/scans/child", 201,
                                                  json={"parent": "SB00002", "code": "0099999"}),
+    ("/api/v1/scans/batch", "POST"): everyone_api(
+        "/api/v1/scans/batch", 200, json={"parent": "SB00002", "items": [{"code": "0099998"}]}),
     ("/api/v1/scans/undo", "POST"): everyone_api(
         "/api/v1/scans/undo", 200, json={"code": "0016586"},
         note="staff may undo their own link in an open parent; the-staff made this one"),
