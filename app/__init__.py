@@ -70,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
+    from app.tokens.routes import bp as tokens_bp
 
     from app.display import register as register_display
 
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(tokens_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -1,5 +1,6 @@
-"""API tokens (DESIGN 8.4, 8.7): made, checked on each request, revoked. Services never
-commit (except the throttled last-use stamp, which is its own tiny transaction).
+"""API tokens (DESIGN 8.4, 8.7): made, checked on each request, revoked (making and revoking
+are audited). Services never commit (except the throttled last-use stamp, which is its own
+tiny transaction).
 
 A token reads `tt_<prefix>_<secret>`. The prefix finds the row and is shown in lists; the
 secret is kept as its SHA-256 only, so the database (or a backup of it) cannot be used to
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
+from app.audit.services import record_audit
 from app.auth.passwords import verify_password
 from app.auth.scopes import SCOPES, scopes_for_role
 from app.domain import DomainError
@@ -102,6 +104,8 @@ def create_token(user: User, name: str, scopes: list[str], days: int | None,
                      expires_at=now + timedelta(days=days))
     db.session.add(token)
     db.session.flush()
+    record_audit(user, "token.create", "api_token", f"{user.username}/{prefix}", None,
+                 {"name": name, "scopes": chosen, "expires_at": token.expires_at.isoformat()})
     return token, f"tt_{prefix}_{secret}"
 
 
@@ -145,6 +149,10 @@ def revoke_token(actor: User, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         token.revoked_by_id = actor.id
+        owner = db.session.get(User, token.user_id)
+        record_audit(actor, "token.revoke", "api_token", f"{owner.username}/{token.prefix}",
+                     {"revoked_at": None}, {"revoked_at": token.revoked_at.isoformat(),
+                                            "name": token.name})
     return token
 
 

@@ -174,6 +174,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         "username": "newbie", "role": "staff", "password": NEW_PASSWORD}),
     ("/api/v1/users/<username>", "PATCH"): Route("/api/v1/users/target", 401, 403, 403, 200,
                                                  json={"role": "supervisor"}),
+    ("/account/tokens", "GET"): everyone_page("/account/tokens"),
+    ("/account/tokens", "POST"): everyone_page("/account/tokens", 200, form={
+        "name": "erp", "scopes": "scan", "expires_in_days": "30", "current_password": PASSWORD},
+        note="the new token is shown once (200); tests/api_tokens covers refusals"),
+    ("/account/tokens/<int:token_id>/revoke", "POST"): Route(
+        "/account/tokens/1/revoke", LOGIN, 404, 404, 404,
+        note="the world holds no token: 404 for everyone; tests/api_tokens covers revoking"),
     ("/account", "GET"): everyone_page("/account"),
     ("/account", "POST"): everyone_page("/account", 303, form={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD,
