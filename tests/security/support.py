@@ -195,9 +195,9 @@ def url_map_routes(app) -> set[tuple[str, str]]:
             for method in rule.methods - IGNORED_METHODS}
 
 
-def send(client, route: Route, world, method: str):
+def send(client, route: Route, world, method: str, headers: dict | None = None):
     path = route.path.format(job_id=world.job_id, import_id=world.import_id)
-    kwargs = {}
+    kwargs = {"headers": headers} if headers else {}
     if route.json is not None:
         kwargs["json"] = route.json
     elif route.upload:
