@@ -64,3 +64,26 @@ def batch_cost() -> int:
 # The same bucket (scope "scans"), charged per item.
 batch_scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE,
                                         key_func=user_rate_key, cost=batch_cost)
+
+
+def token_request_wait(token_id: int) -> int:
+    """Counts one request of an API token against TOKEN_RATE_LIMIT (the same store as every
+    other limit, so all workers agree): 0 when it may go on, else the seconds to wait. A store
+    that does not answer lets the request through, as the other limits do
+    (RATELIMIT_SWALLOW_ERRORS): the API keeps working."""
+    if not limiter.enabled:
+        return 0
+    from limits import parse
+
+    limit = parse(current_app.config["TOKEN_RATE_LIMIT"])
+    key = (current_app.config.get("RATELIMIT_KEY_PREFIX") or "tracetrack", "token", str(token_id))
+    try:
+        if limiter.limiter.hit(limit, *key):
+            return 0
+        reset_at, _ = limiter.limiter.get_window_stats(limit, *key)
+    except Exception:  # noqa: BLE001 - the limit store is down: let the request through
+        return 0
+    import math
+    import time
+
+    return max(1, math.ceil(reset_at - time.time()))

@@ -201,3 +201,28 @@ def test_last_use_is_recorded(app, make_user):
 
     db.session.expire_all()
     assert db.session.scalar(select(ApiToken)).last_used_at is not None
+
+
+def test_limits_count_per_token(make_app, make_user):
+    """Each token has its own scan allowance (not its user's) and its own allowance of
+    requests (TOKEN_RATE_LIMIT)."""
+    application = make_app(RATELIMIT_ENABLED=True, SCAN_RATE_LIMIT="2 per minute",
+                           TOKEN_RATE_LIMIT="4 per minute", RATELIMIT_STORAGE_URI="memory://")
+    with application.app_context():
+        user = make_user("erp-bot")
+        first, second = make_token(user, ["scan", "bags:read"]), make_token(user, ["scan"])
+        client = application.test_client(use_cookies=False)
+
+        def scan(token, code):
+            return client.post("/api/v1/scans/parent", json={"code": code},
+                               headers=bearer(token)).status_code
+
+        assert [scan(first, "SB00001"), scan(first, "SB00002"), scan(first, "SB00003")] == [
+            201, 201, 429]
+        assert scan(second, "SB00004") == 201  # the other token's bucket
+        assert client.get("/api/v1/bags", headers=bearer(first)).status_code == 200  # the 4th
+        limited = client.get("/api/v1/bags", headers=bearer(first))
+        assert limited.status_code == 429
+        assert limited.get_json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert scan(second, "SB00005") == 201
