@@ -22,7 +22,7 @@ from app.extensions import db
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
 TABLES = ("scan_events", "audit_events", "bags", "users",
-          "label_codes", "label_series", "label_counters")
+          "label_codes", "label_series", "label_counters", "api_tokens")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")

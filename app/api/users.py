@@ -7,6 +7,7 @@ from flask_login import current_user
 from app.api import bp
 from app.api.helpers import BadRequestBody, bad_body_response, json_body, json_response
 from app.auth.decorators import role_required
+from app.auth import tokens
 from app.auth.services import AccountError
 from app.errors import error_response
 from app.extensions import db
@@ -22,7 +23,12 @@ def _refusal(error: AccountError):
 @bp.get("/users")
 @role_required("admin")
 def list_users():
-    return json_response({"items": [user.to_dict() for user in services.list_users()]})
+    """Each user with their live API tokens (issue 19): names, scopes, dates; no secret."""
+    users = services.list_users()
+    live = tokens.live_tokens_by_user([user.id for user in users])
+    return json_response({"items": [
+        {**user.to_dict(), "tokens": [token.to_dict() for token in live.get(user.id, [])]}
+        for user in users]})
 
 
 @bp.post("/users")
