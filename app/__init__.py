@@ -45,14 +45,15 @@ def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app.auth.sessions import init_login_manager
-    from app.extensions import csrf, db, limiter, migrate
+    from app.extensions import db, limiter, migrate
     from app.models.sqlite import configure_sqlite
+    from app.security import init_csrf
 
     db.init_app(app)
     # Batch mode lets the same revisions alter tables on SQLite (which cannot ALTER much).
     migrate.init_app(app, db, directory=str(Path(PROJECT_ROOT / "migrations")),
                      render_as_batch=True, compare_type=True)
-    csrf.init_app(app)
+    init_csrf(app)  # CSRFProtect; a bearer token on /api/v1 needs none
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
@@ -70,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
+    from app.tokens.routes import bp as tokens_bp
 
     from app.display import register as register_display
 
@@ -83,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(tokens_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)
 

@@ -182,6 +182,9 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "60 per minute")
         self.LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "10 per minute")
         self.SCAN_RATE_LIMIT = env_str("SCAN_RATE_LIMIT", "600 per minute")
+        # Every request made with one API token (issue 19), whatever the endpoint; its scans
+        # also count in SCAN_RATE_LIMIT, per token.
+        self.TOKEN_RATE_LIMIT = env_str("TOKEN_RATE_LIMIT", "1200 per minute")
         # Roles that must log in with a second factor (TOTP); empty: none (a trial, a test
         # server). Set but empty means empty, not the default.
         self.REQUIRE_2FA_ROLES = env_roles("REQUIRE_2FA_ROLES", "admin")

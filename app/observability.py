@@ -78,6 +78,12 @@ def _user_name() -> str | None:
         return None
 
 
+def _token_prefix() -> str | None:
+    """Which API token made the request: its public prefix, never the secret."""
+    token = g.get("api_token")
+    return token.prefix if token is not None else None
+
+
 def _after_request(response):
     started = g.pop("started_at", None)
     if started is None or request.endpoint in ("observability.metrics", "static"):
@@ -90,6 +96,7 @@ def _after_request(response):
     if current_app.config.get("REQUEST_LOG", True):
         request_log.info({
             "log": "request", "request_id": current_request_id(), "user": _user_name(),
+            "token": _token_prefix(),
             "method": request.method, "endpoint": endpoint, "path": request.path,
             "status": response.status_code, "duration_ms": round(duration * 1000, 2),
         })

@@ -7,7 +7,7 @@ had a bucket of its own, so a user got twice SCAN_RATE_LIMIT)."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from app.extensions import limiter
@@ -16,6 +16,11 @@ SCAN_SCOPE = "scans"
 
 
 def user_rate_key() -> str:
+    """Per API token when the request carries one (app/api/bearer.py), else per user: a
+    system's token does not use up the station's allowance of the same user."""
+    token = g.get("api_token")
+    if token is not None:
+        return f"token:{token.id}"
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
     from flask_limiter.util import get_remote_address
@@ -43,3 +48,42 @@ def login_username_key() -> str:
 
 # The one scan bucket: decorate every scan endpoint with this object itself.
 scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE, key_func=user_rate_key)
+
+
+MAX_BATCH_COST = 101  # a batch counts one per item (more than 100 is refused anyway)
+
+
+def batch_cost() -> int:
+    """A batch of scans (POST /api/v1/scans/batch) uses one scan of the allowance per item:
+    sending scans in batches buys no more of them than sending them one by one."""
+    body = request.get_json(silent=True)
+    items = body.get("items") if isinstance(body, dict) else None
+    return min(max(len(items), 1), MAX_BATCH_COST) if isinstance(items, list) else 1
+
+
+# The same bucket (scope "scans"), charged per item.
+batch_scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE,
+                                        key_func=user_rate_key, cost=batch_cost)
+
+
+def token_request_wait(token_id: int) -> int:
+    """Counts one request of an API token against TOKEN_RATE_LIMIT (the same store as every
+    other limit, so all workers agree): 0 when it may go on, else the seconds to wait. A store
+    that does not answer lets the request through, as the other limits do
+    (RATELIMIT_SWALLOW_ERRORS): the API keeps working."""
+    if not limiter.enabled:
+        return 0
+    from limits import parse
+
+    limit = parse(current_app.config["TOKEN_RATE_LIMIT"])
+    key = (current_app.config.get("RATELIMIT_KEY_PREFIX") or "tracetrack", "token", str(token_id))
+    try:
+        if limiter.limiter.hit(limit, *key):
+            return 0
+        reset_at, _ = limiter.limiter.get_window_stats(limit, *key)
+    except Exception:  # noqa: BLE001 - the limit store is down: let the request through
+        return 0
+    import math
+    import time
+
+    return max(1, math.ceil(reset_at - time.time()))

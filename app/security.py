@@ -16,6 +16,30 @@ CONTENT_SECURITY_POLICY = (
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def init_csrf(app: Flask) -> None:
+    """CSRFProtect, with its check made here: a request to the JSON API that carries an
+    Authorization header is judged by its token (app/api/bearer.py refuses it with 401 when
+    the token is not valid) and needs no CSRF token; every other unsafe request does, cookie
+    or not, exactly as CSRFProtect's own check (which this one replaces)."""
+    from app.extensions import csrf
+
+    csrf.init_app(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(protect_unless_bearer)
+
+
+def protect_unless_bearer() -> None:
+    from flask import current_app
+
+    from app.extensions import csrf
+
+    if not current_app.config["WTF_CSRF_ENABLED"]:
+        return
+    if request.blueprint == "api" and "Authorization" in request.headers:
+        return
+    csrf.protect(apply_exemptions=True)
+
+
 def init_security(app: Flask) -> None:
     # First of all before_request hooks: CSRFProtect's check (registered earlier, with the
     # extensions) may refuse the request, and that answer needs its request id too.

@@ -26,14 +26,15 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from app.api.helpers import json_body
 from app.domain import STATUS, DomainError
 
-# Refusals any operation may answer, whatever it declares (401/403 by the login and role
-# checks, 400 by the CSRF check on a cookie, 429 by the limits, 503 by the database).
-COMMON_ERRORS = ("unauthorized", "csrf_failed", "rate_limited", "database_unavailable",
-                 "database_busy")
+# Refusals any operation may answer, whatever it declares (401/403 by the login, token and
+# role checks, 400 by the CSRF check on a cookie, 429 by the limits, 503 by the database).
+COMMON_ERRORS = ("unauthorized", "invalid_token", "insufficient_scope", "csrf_failed",
+                 "rate_limited", "database_unavailable", "database_busy")
 BODY_ERRORS = ("invalid_json", "unknown_field")
 ERROR_STATUS = {**STATUS, "unauthorized": 401, "forbidden": 403, "csrf_failed": 400,
                 "rate_limited": 429, "database_unavailable": 503, "database_busy": 503,
-                "not_found": 404, "invalid_token": 401, "insufficient_scope": 403}
+                "not_found": 404, "invalid_token": 401, "insufficient_scope": 403,
+                "job_not_found": 404, "too_many_items": 422}
 
 
 class RequestModel(BaseModel):

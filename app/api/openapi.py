@@ -84,7 +84,9 @@ def _enrich(operation: dict, endpoint: str, view) -> None:
                  if status.startswith("2")}
     errors = COMMON_ERRORS + (declared.errors if declared else ())
     if declared is not None and declared.role is None:
-        errors = tuple(code for code in errors if code not in ("unauthorized", "csrf_failed"))
+        errors = tuple(code for code in errors
+                       if code not in ("unauthorized", "invalid_token", "insufficient_scope",
+                                       "csrf_failed"))
     operation["responses"] = {**successes, **_error_responses(errors)}
     if declared is None:
         return

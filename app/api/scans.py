@@ -6,9 +6,10 @@ from flask_login import current_user, login_required
 from app.api import bp
 from app.api import schemas as s
 from app.api.contract import body, operation
-from app.api.helpers import json_response, parse_client_time
+from app.api.helpers import BadRequestBody, json_response, parse_client_time
 from app.auth.decorators import role_required
-from app.ratelimits import scan_limit
+from app.domain import DomainError
+from app.ratelimits import batch_scan_limit, scan_limit
 from app.scanning import services
 from app.scanning.services import bag_dict, parent_dict
 from app.scanning.transaction import run_scan
@@ -118,3 +119,77 @@ def reopen_parent(code):
     """Reopen a complete parent so that it takes children again."""
     return _answer(run_scan(services.reopen_parent, current_user, code,
                             station=body().station))
+
+
+
+
+MAX_BATCH_ITEMS = 100
+BATCH_ITEM_FIELDS = ("code", "scan_id", "scanned_at")
+
+
+def _batch_items(items: object) -> list[dict]:
+    """The items, checked whole before any is scanned: a body that is wrong anywhere stores
+    nothing (422), so the client fixes it and sends it again as it is."""
+    if not isinstance(items, list):
+        raise BadRequestBody(422, "invalid_input", "items must be a list of scans: "
+                             '[{"code": ..., "scan_id": ..., "scanned_at": ...}].', field="items")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise BadRequestBody(422, "too_many_items",
+                             f"A batch holds at most {MAX_BATCH_ITEMS} scans; this one has "
+                             f"{len(items)}. Send them in several batches, in order.",
+                             field="items", max_items=MAX_BATCH_ITEMS)
+    for number, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - set(BATCH_ITEM_FIELDS):
+            raise BadRequestBody(422, "invalid_input",
+                                 f"Scan number {number + 1} of items must be an object with "
+                                 f"only {', '.join(BATCH_ITEM_FIELDS)}.", field=f"items[{number}]")
+    return items
+
+
+def _batch_item(parent: object, item: dict, station: str | None) -> dict:
+    """One scan of a batch, through the one scan service, in its own transaction."""
+    code = item.get("code")
+    answer: dict = {"code": code if isinstance(code, str) else None}
+    if item.get("scan_id") is not None:
+        answer["scan_id"] = item["scan_id"]
+    try:
+        scanned_at, ignored = parse_client_time(item.get("scanned_at"))
+        outcome = run_scan(services.scan_child, current_user, parent, code,
+                           scan_id=item.get("scan_id"), station=station, scanned_at=scanned_at)
+    except DomainError as error:
+        answer["error"] = {"code": error.code, "message": error.message, **error.details}
+        return answer
+    answer.update(code=outcome.child.code if outcome.child is not None else answer["code"],
+                  result=outcome.result, parent=parent_dict(outcome.parent))
+    if ignored:
+        answer.update(scanned_at_ignored=True, message=SCANNED_AT_IGNORED)
+    return answer
+
+
+@bp.post("/scans/batch")
+@login_required
+@batch_scan_limit
+@operation(role="staff", body=s.BatchScan, answers={200: s.BatchAnswer}, tags=("scans",),
+           errors=("invalid_input", "too_many_items", "invalid_station"),
+           examples={"request": {"parent": "SB00001", "items": [
+               {"code": "0016586", "scan_id": "st1-000042",
+                "scanned_at": "2026-12-05T04:58:10+05:30"},
+               {"code": "0016587", "scan_id": "st1-000043"}]},
+               200: {"results": [
+                   {"code": "0016586", "scan_id": "st1-000042", "result": "linked",
+                    "parent": PARENT_EXAMPLE},
+                   {"code": "0016587", "scan_id": "st1-000043", "error": {
+                       "code": "child_in_other_parent",
+                       "message": "0016587 is already in SB00002. Put it aside and tell a "
+                                  "supervisor.", "other_parent": "SB00002"}}]}})
+def scan_batch():
+    """Child scans of one parent, in order (DESIGN 8.4, 8.7): each through the same service as
+    a single scan, each committed or refused on its own, so one refusal never undoes another.
+    A valid body answers 200 whatever the items' outcomes; a resent batch answers `replayed`
+    for each scan it had saved (by scan_id). A database that stops answering midway ends the
+    request with 503: the scans before it are saved, and a resend replays them."""
+    batch = body()
+    items = _batch_items(batch.items)
+    return json_response({"results": [_batch_item(batch.parent, item, batch.station)
+                                      for item in items]})
+

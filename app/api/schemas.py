@@ -126,6 +126,46 @@ class ChildScan(RequestModel):
     station: Station = None
 
 
+BATCH_ITEM_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["code"],
+    "properties": {
+        "code": CODE_SCHEMA,
+        "scan_id": {"anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+                              {"type": "null"}]},
+        "scanned_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+    }}
+
+
+class BatchScan(RequestModel):
+    """Child scans of one parent, in order (DESIGN 8.4). The items are checked whole before any
+    is scanned (a body wrong anywhere stores nothing), then each is judged as a single scan."""
+
+    refusals = {"station": STATION_REFUSAL}
+    required = ("parent", "items")
+    parent: Code = None
+    items: Annotated[Any, WithJsonSchema({
+        "type": "array", "maxItems": 100, "items": BATCH_ITEM_SCHEMA,
+        "description": "At most 100 scans; more is 422 too_many_items and stores nothing."
+    })] = None
+    station: Station = None
+
+
+class BatchResult(AnswerModel):
+    """One item's outcome: `result` when it was taken, `error` when it was refused."""
+
+    code: str | None
+    scan_id: Any = Field(None, description="The item's scan_id, as it was sent.")
+    result: str | None = None
+    error: dict[str, Any] | None = None
+    parent: Parent | None = None
+    scanned_at_ignored: bool | None = None
+    message: str | None = None
+
+
+class BatchAnswer(AnswerModel):
+    results: list[BatchResult]
+
+
 class UndoScan(RequestModel):
     refusals = {"station": STATION_REFUSAL}
     parent: OptionalCode = Field(None, description="Undo the last scan this user sent into it.")
@@ -232,8 +272,13 @@ class SessionAnswer(AnswerModel):
 # --- users -----------------------------------------------------------------------------------
 
 
+class ListedUser(User):
+    tokens: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="The user's live API tokens.")
+
+
 class UserList(AnswerModel):
-    items: list[User]
+    items: list[ListedUser]
 
 
 USER_REFUSALS = {name: (f"invalid_{name}", None)

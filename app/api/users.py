@@ -9,6 +9,7 @@ from app.api import schemas as s
 from app.api.contract import body, operation
 from app.api.helpers import json_response
 from app.auth.decorators import role_required
+from app.auth import tokens
 from app.auth.services import AccountError
 from app.errors import error_response
 from app.extensions import db
@@ -37,7 +38,12 @@ def _sent() -> dict:
 @operation(role="admin", answers={200: s.UserList}, errors=("forbidden",), tags=("users",),
            examples={200: {"items": [USER_EXAMPLE]}})
 def list_users():
-    return json_response({"items": [user.to_dict() for user in services.list_users()]})
+    """Each user with their live API tokens (issue 19): names, scopes, dates; no secret."""
+    users = services.list_users()
+    live = tokens.live_tokens_by_user([user.id for user in users])
+    return json_response({"items": [
+        {**user.to_dict(), "tokens": [token.to_dict() for token in live.get(user.id, [])]}
+        for user in users]})
 
 
 @bp.post("/users")

@@ -2,9 +2,10 @@ from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
 from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
+from app.models.token import ApiToken
 from app.models.user import ROLES, RecoveryCode, User
 
 __all__ = [
-    "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
+    "ACCEPTED", "ApiToken", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
     "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
 ]

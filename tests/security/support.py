@@ -91,6 +91,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                   json={"code": "SB00010"}),
     ("/api/v1/scans/child", "POST"): everyone_api("/api/v1/scans/child", 201,
                                                  json={"parent": "SB00002", "code": "0099999"}),
+    ("/api/v1/scans/batch", "POST"): everyone_api(
+        "/api/v1/scans/batch", 200, json={"parent": "SB00002", "items": [{"code": "0099998"}]}),
     ("/api/v1/scans/undo", "POST"): everyone_api(
         "/api/v1/scans/undo", 200, json={"code": "0016586"},
         note="staff may undo their own link in an open parent; the-staff made this one"),
@@ -175,6 +177,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         "username": "newbie", "role": "staff", "password": NEW_PASSWORD}),
     ("/api/v1/users/<username>", "PATCH"): Route("/api/v1/users/target", 401, 403, 403, 200,
                                                  json={"role": "supervisor"}),
+    ("/account/tokens", "GET"): everyone_page("/account/tokens"),
+    ("/account/tokens", "POST"): everyone_page("/account/tokens", 200, form={
+        "name": "erp", "scopes": "scan", "expires_in_days": "30", "current_password": PASSWORD},
+        note="the new token is shown once (200); tests/api_tokens covers refusals"),
+    ("/account/tokens/<int:token_id>/revoke", "POST"): Route(
+        "/account/tokens/1/revoke", LOGIN, 404, 404, 404,
+        note="the world holds no token: 404 for everyone; tests/api_tokens covers revoking"),
     ("/account", "GET"): everyone_page("/account"),
     ("/account", "POST"): everyone_page("/account", 303, form={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD,
@@ -189,9 +198,9 @@ def url_map_routes(app) -> set[tuple[str, str]]:
             for method in rule.methods - IGNORED_METHODS}
 
 
-def send(client, route: Route, world, method: str):
+def send(client, route: Route, world, method: str, headers: dict | None = None):
     path = route.path.format(job_id=world.job_id, import_id=world.import_id)
-    kwargs = {}
+    kwargs = {"headers": headers} if headers else {}
     if route.json is not None:
         kwargs["json"] = route.json
     elif route.upload:

@@ -47,6 +47,7 @@ ADMIN_ONLY_API = [
 ]
 EVERYONE_PAGES = [
     ("account page", "GET", "/account", None, 200),
+    ("API tokens page", "GET", "/account/tokens", None, 200),
     ("account wrong password", "POST", "/account", {
         "current_password": "not the password", "new_password": NEW_PASSWORD,
         "confirm_password": NEW_PASSWORD}, 422),

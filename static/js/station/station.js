@@ -13,9 +13,11 @@
  * under "Not saved" with the reason, never dropped silently.
  *
  * Modules: sender.js (the one POST with retry and CSRF renewal), queue.js (IndexedDB),
+ * replay.js (the queue sent in batches),
  * view.js (what is shown), feedback.js (tone, vibration, flash).
  */
-import { createSender, errorOf, unreachable } from "./sender.js";
+import { createSender, errorOf } from "./sender.js";
+import * as replay from "./replay.js";
 import { available as queueAvailable, createQueue } from "./queue.js";
 import { createView } from "./view.js";
 import { audioContext, createFeedback } from "./feedback.js";
@@ -97,6 +99,7 @@ function start(root) {
 
   // ---- the queue --------------------------------------------------------------------------
   const recent = (item) => Date.now() - Date.parse(item.scanned_at) < RECENT_MS;
+  const isLive = (item) => recent(item) && !item.waited;  // just scanned: answered out loud
 
   async function showWaiting() {
     const count = (await queue.items()).length;
@@ -154,48 +157,51 @@ function start(root) {
     for (;;) {
       const items = await queue.items();
       if (!items.length) { retryDelay = 2000; return; }
-      const item = items[0];
-      const live = recent(item) && !item.waited;
-      const answer = await sender.post("/scans/child",
-        { parent: item.parent, code: item.code, scan_id: item.scan_id, scanned_at: item.scanned_at }, { retries: 0 });
-      const error = errorOf(answer);
-      if (answer.status >= 200 && answer.status < 300) {
-        await queue.remove(item.scan_id);
-        if (live) { handleSuccess(answer); } else { quietSuccess(answer); }
-        continue;
-      }
-      if (answer.status === 401) {
+      const group = replay.nextGroup(items, isLive);
+      const live = new Map(group.items.map((item) => [item.scan_id, isLive(item)]));
+      const { failed, answers } = await replay.send(sender, group);
+      if (failed && failed.status === 401) {
         sessionLost = true;
         view.say("error", "Your session has ended. Log in again: the waiting scans are kept and will be sent after.");
         play("error");
         view.showLoginLink(config.loginUrl);
         return;
       }
-      if (unreachable(answer) || sender.csrfFailed(answer)) {
+      if (failed) {  // no answer, or not now: the scans stay queued and are sent again later
         scheduleRetry();
         const count = await markWaiting(items);
-        if (live) {
+        if (live.get(group.items[0].scan_id)) {
           view.say("duplicate", "The server cannot be reached: " + plural(count, "scan is", "scans are") +
                    " saved on this device and will be sent when it answers. Keep scanning.", true);
           play("duplicate");
         }
         return;
       }
-      // Refused (409, 404, 422, 429...): listed for the worker with the reason. A scan whose
-      // id the server had seen for another scan (scan_id_reused) was stored nowhere: it goes
-      // to "Not saved" even when it was just scanned, so it is scanned again, never lost.
-      await queue.remove(item.scan_id);
-      if (live && !(error && error.code === "scan_id_reused")) {
-        handleFailure(answer, item.code);
-        continue;
-      }
-      view.say("error", item.code + " was refused when it was sent: see \u201cNot saved\u201d.");
-      await queue.addRefused({ scan_id: item.scan_id, code: item.code, parent: item.parent, user: item.user,
-                               reason: error ? error.message : "Refused (" + answer.status + ")", at: new Date().toISOString() });
-      play("error");
-      view.logResult("error", item.code + " not saved: " + (error ? error.message : answer.status));
-      await renderRefused();
+      for (const { item, answer } of answers) { await settle(item, answer, live.get(item.scan_id)); }
     }
+  }
+
+  async function settle(item, answer, live) {
+    const error = errorOf(answer);
+    await queue.remove(item.scan_id);
+    if (answer.status >= 200 && answer.status < 300) {
+      if (live) { handleSuccess(answer); } else { quietSuccess(answer); }
+      return;
+    }
+    // Refused (409, 404, 422...): listed for the worker with the reason. A scan whose id the
+    // server had seen for another scan (scan_id_reused) was stored nowhere: it goes to "Not
+    // saved" even when it was just scanned, so it is scanned again, never lost.
+    if (live && !(error && error.code === "scan_id_reused")) {
+      handleFailure(answer, item.code);
+      return;
+    }
+    if (parent && item.parent === parent.code) { view.removeChild(item.code); }  // not in it
+    view.say("error", item.code + " was refused when it was sent: see \u201cNot saved\u201d.");
+    await queue.addRefused({ scan_id: item.scan_id, code: item.code, parent: item.parent, user: item.user,
+                             reason: error ? error.message : "Refused (" + answer.status + ")", at: new Date().toISOString() });
+    play("error");
+    view.logResult("error", item.code + " not saved: " + (error ? error.message : answer.status));
+    await renderRefused();
   }
 
   // A scan sent from the queue after an outage: the worker has moved on, so no loud message.

@@ -1,0 +1,53 @@
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.auth.passwords import MAX_LENGTH
+from app.auth.tokens import DEFAULT_DAYS, MAX_DAYS, NAME_MAX
+
+# What each scope lets a token do, in the words of the page (DESIGN 8.7).
+SCOPE_LABELS = {
+    "scan": "Scan bags: parents, children, batches, undo, finish",
+    "bags:read": "Look bags up",
+    "bags:write": "Correct bags (reopen, move, unlink, delete) and print labels",
+    "dispatch": "Load and send dispatches",
+    "import": "Import files of bags",
+    "dashboard:read": "Read the dashboard's figures",
+    "users:admin": "Manage users and sites",
+}
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Give the token a name."),
+                                           Length(max=NAME_MAX)],
+                       render_kw={"placeholder": "e.g. ERP dispatch sync", "autocomplete": "off"})
+    # Checked by the service, which says in plain words which scope the role may not give.
+    scopes = CheckboxesField("What it may do", choices=[], validate_choice=False)
+    expires_in_days = IntegerField(
+        f"Days until it expires (1 to {MAX_DAYS})", default=DEFAULT_DAYS,
+        validators=[InputRequired("Say how many days the token lasts."),
+                    NumberRange(1, MAX_DAYS, f"A token lasts 1 to {MAX_DAYS} days.")],
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DAYS})
+    current_password = PasswordField(
+        "Your current password", validators=[InputRequired("Type your password."),
+                                             Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Make the token")
+
+    def offer(self, scopes: tuple[str, ...]) -> "TokenForm":
+        """Only the scopes the user's role allows today are offered (and accepted)."""
+        self.scopes.choices = [(scope, f"{scope}: {SCOPE_LABELS.get(scope, scope)}")
+                               for scope in scopes]
+        return self
+
+
+class RevokeForm(FlaskForm):
+    """A bare button: posts its CSRF token only."""
+
+    submit = SubmitField("Revoke")
