@@ -78,6 +78,7 @@ def correction(result: str, request_body=s.Correction, errors=(), example=None):
 @role_required("supervisor")
 @correction("unlinked", errors=("not_linked",))
 def unlink_bag(code):
+    """Take a child out of its parent (it stays as a loose bag); a reason is required."""
     return _correct(corrections.unlink_child, code)
 
 
@@ -88,6 +89,7 @@ def unlink_bag(code):
                     "not_linked"),
             example={"parent": "SB00002", "reason": "wrong parent"})
 def move_bag(code):
+    """Move a child into another parent (from its parent, or from none), with a reason."""
     return _correct(corrections.move_child, code, "parent")
 
 
@@ -95,6 +97,7 @@ def move_bag(code):
 @role_required("supervisor")
 @correction("completed", errors=("parent_complete",))
 def complete_bag(code):
+    """Finish a parent as a correction (short is allowed: the reason says why)."""
     return _correct(corrections.complete_parent, code)
 
 
@@ -102,6 +105,7 @@ def complete_bag(code):
 @role_required("supervisor")
 @correction("reopened", errors=("parent_open",))
 def reopen_bag(code):
+    """Reopen a complete parent as a correction, with a reason."""
     return _correct(corrections.reopen_parent, code)
 
 
@@ -109,4 +113,5 @@ def reopen_bag(code):
 @role_required("supervisor")
 @correction("deleted", errors=("has_children",), example={"reason": "misprint"})
 def delete_bag(code):
+    """Delete a bag made by mistake (a parent must be empty); its history stays."""
     return _correct(corrections.delete_bag, code)

@@ -26,6 +26,7 @@ def _job(job_id: int | None) -> dict | None:
 @operation(role="supervisor", answers={200: s.ImportRecord},
            errors=("forbidden", "import_not_found"), tags=("imports",))
 def show_import(import_id: int):
+    """An import: its file, its two jobs and whether the upload is still kept."""
     record = db.session.get(Import, import_id)
     if record is None:
         return error_response(404, "import_not_found", "There is no such import.")

@@ -303,3 +303,24 @@ class UserChange(RequestModel):
     is_active: Annotated[Any, optional({"type": "boolean"})] = None
     password: Annotated[Any, optional({"type": "string", "minLength": 12})] = None
     display_name: Annotated[Any, optional({"type": "string"})] = None
+
+
+# --- labels (DESIGN 8.3; the endpoint is on main: app/api/labels.py) ----------------------------
+
+
+class NewLabelSeries(RequestModel):
+    """The labels service judges the values (422 invalid_input with field)."""
+
+    required = ("prefix", "count")
+    prefix: Annotated[Any, WithJsonSchema({
+        "type": "string", "minLength": 1, "maxLength": 16,
+        "description": "The start of the parent codes, e.g. SB or M444-."})] = None
+    count: Annotated[Any, WithJsonSchema({"type": "integer", "minimum": 1,
+                                          "maximum": 1000})] = None
+
+
+class LabelSeries(AnswerModel):
+    id: int
+    codes: list[str] = Field(description="The reserved codes, in order.")
+    pdf: str = Field(description="URL of the PDF sheet (layouts: a4-3x8, a4-4x10, single).")
+    zpl: str = Field(description="URL of the ZPL for Zebra printers.")

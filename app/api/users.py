@@ -54,6 +54,7 @@ def list_users():
                                  "password": "a long passphrase of hers"},
                      201: USER_EXAMPLE})
 def create_user():
+    """Create a user (admin): 201 with Location; the same rules as the /users pages."""
     try:
         user = services.create_account_from(current_user._get_current_object(), _sent())
         db.session.commit()
@@ -73,6 +74,7 @@ def create_user():
            examples={"request": {"role": "supervisor"},
                      200: {**USER_EXAMPLE, "role": "supervisor"}})
 def update_user(username):
+    """Change a user's role, active flag, password or display name (admin)."""
     try:
         user = services.get_user(username)
         services.update_user(current_user._get_current_object(), user, _sent())
