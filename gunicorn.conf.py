@@ -28,6 +28,9 @@ max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")
 proc_name = "tracetrack"
+# deploy/rolling.sh finds the master here (during a USR2 upgrade the new master writes
+# "<pidfile>.2" and takes the name over when the old one exits).
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
 
 # One JSON line per request on stdout, with the request id the app put in X-Request-ID and
 # the duration in milliseconds. Never cookies or bodies.

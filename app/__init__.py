@@ -57,6 +57,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
+    from app.assets import init_assets
+
+    init_assets(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -71,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
+    from app.labels.routes import bp as labels_bp
     from app.tokens.routes import bp as tokens_bp
 
     from app.display import register as register_display
@@ -85,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(labels_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)

@@ -134,8 +134,10 @@ def _demo_staff() -> list[User]:
 
 
 @click.command("check-config")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when a PostgreSQL setting the app relies on is off or too small.")
 @with_appcontext
-def check_config_command():
+def check_config_command(strict: bool):
     """Print the effective configuration (secrets masked) and check the connection budget."""
     from flask import current_app
 
@@ -152,6 +154,52 @@ def check_config_command():
     if report:
         click.echo(f"connections: {report['workers']} workers x {report['per_worker']} = "
                    f"{report['total']} of {report['usable']} usable")
+    _check_database_settings(strict)
+
+
+def _check_database_settings(strict: bool) -> None:
+    """The live server's settings against what every host needs (APP_HOSTS hosts). Reported;
+    a failure only with --strict (a shared trial server may run without autovacuum)."""
+    from flask import current_app
+
+    from app.runtime import database_settings_report
+
+    hosts = int(os.environ.get("APP_HOSTS", "1"))
+    workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+    report = database_settings_report(current_app, hosts, workers)
+    if report is None:
+        return
+    click.echo(f"postgresql: autovacuum {report['autovacuum']}, {report['hosts']} hosts x "
+               f"{report['workers']} workers x {report['per_worker']} = {report['needed']} of "
+               f"{report['usable']} usable connections")
+    for problem in report["problems"]:
+        click.echo(f"WARNING: {problem}", err=True)
+    if strict and report["problems"]:
+        raise SystemExit(1)
+
+
+@click.command("check-invariants")
+@with_appcontext
+def check_invariants_command():
+    """Check the bag invariants (DESIGN section 3) and the schema version, e.g. after a
+    restore (deploy/restore.sh). Exits 1 when one does not hold."""
+    from sqlalchemy import text
+
+    from app.scanning.invariants import INVARIANT_CHECKS, broken_invariants
+
+    version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    click.echo(f"schema version: {version}")
+    for table in ("users", "bags", "scan_events"):
+        rows = db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608
+        click.echo(f"{table}: {rows} rows")
+    broken = broken_invariants(db.session)
+    for name in INVARIANT_CHECKS:
+        click.echo(f"{'BROKEN' if name in broken else 'ok'}: {name}"
+                   + (f" ({broken[name]} rows)" if name in broken else ""))
+    db.session.rollback()
+    if broken:
+        raise SystemExit(1)
+    click.echo("invariants: all hold")
 
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")
@@ -241,6 +289,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(imports_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(check_config_command)
+    app.cli.add_command(check_invariants_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(seed_bags_command)

@@ -204,6 +204,8 @@ class BaseConfig:
         self.CHILD_CODE_EXAMPLE = env_str("CHILD_CODE_EXAMPLE", "0016586 (4 to 20 letters "
                                                                  "and digits)")
         self.SCAN_IDLE_SECONDS = env_int("SCAN_IDLE_SECONDS", 300, minimum=10)
+        # Labels (issue 22): a Zebra printer's raw port, tcp://host:9100; unset, no printing.
+        self.LABEL_PRINTER_URL = env_str("LABEL_PRINTER_URL")
 
         # The dashboard's "today" and hour buckets; stored times stay UTC.
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")

@@ -76,6 +76,10 @@ ACTION_WORDS = {
     "bag.reopen": "Parent reopened",
     "bag.delete": "Bag deleted",
     "import.run": "File imported",
+    "label.reserve": "Parent codes reserved for labels",
+    "label.download": "Labels downloaded",
+    "label.print": "Labels sent to the printer",
+    "label.reprint": "A bag's label printed",
 }
 
 

@@ -29,6 +29,9 @@ LATENCY = Histogram(
 SCANS = Counter("tracetrack_scans_total", "Scans by action and result", ["action", "result"])
 POOL_CHECKED_OUT = Gauge("tracetrack_db_pool_checked_out", "Connections in use",
                          multiprocess_mode="livesum")
+POOL_CAPACITY = Gauge("tracetrack_db_pool_capacity",
+                      "Connections the pools may open (pool_size + max_overflow)",
+                      multiprocess_mode="livesum")
 POOL_OVERFLOW = Gauge("tracetrack_db_pool_overflow", "Connections beyond pool_size",
                       multiprocess_mode="livesum")
 WORKER_RSS = Gauge("tracetrack_worker_resident_bytes", "Resident memory of each worker",
@@ -119,6 +122,7 @@ def _sample_resources() -> None:
     pool = db.engine.pool
     if hasattr(pool, "checkedout"):
         POOL_CHECKED_OUT.set(pool.checkedout())
+        POOL_CAPACITY.set(pool.size() + max(0, getattr(pool, "_max_overflow", 0)))
         POOL_OVERFLOW.set(max(0, pool.overflow()))
     try:
         with open("/proc/self/statm") as statm:
@@ -155,4 +159,24 @@ def metrics():
         multiprocess.MultiProcessCollector(registry)
     else:
         from prometheus_client import REGISTRY as registry  # noqa: N811
+    from app.ops_metrics import OperationsCollector
+
+    registry = _with_operations(registry, OperationsCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _with_operations(registry, collector):
+    """The scrape-time gauges (app/ops_metrics.py) beside the registry's own samples,
+    without registering them in the process-wide default registry."""
+    combined = CollectorRegistry()
+    combined.register(_Samples(registry))
+    combined.register(collector)
+    return combined
+
+
+class _Samples:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def collect(self):
+        return self.registry.collect()

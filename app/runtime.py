@@ -93,3 +93,45 @@ def reset_after_fork(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
+
+
+def database_settings_report(app: Flask, hosts: int, workers: int) -> dict | None:
+    """What the app relies on in the live PostgreSQL server (issue 24): autovacuum on (the
+    scan tables take inserts all day; without it their statistics and visibility maps go
+    stale), and max_connections, less the reserved ones, enough for every host's workers at
+    their pool's ceiling. {"problems": [...plain sentences...], ...numbers}; None off
+    PostgreSQL or when the database does not answer."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return None
+    per_worker, per_host = connection_budget(app, workers)
+    try:
+        with app.app_context():
+            with db.engine.connect() as connection:
+                def setting(name: str) -> str:
+                    return str(connection.execute(text(f"SHOW {name}")).scalar())
+
+                report = {"autovacuum": setting("autovacuum"),
+                          "track_counts": setting("track_counts"),
+                          "max_connections": int(setting("max_connections")),
+                          "reserved": int(setting("superuser_reserved_connections"))}
+            db.engine.dispose()
+    except SQLAlchemyError as exc:
+        log.warning("database settings: the database did not answer (%s); not checked",
+                    exc.__class__.__name__)
+        return None
+    usable = report["max_connections"] - report["reserved"]
+    needed = hosts * per_host
+    report.update(hosts=hosts, workers=workers, per_worker=per_worker, needed=needed,
+                  usable=usable, problems=[])
+    if report["autovacuum"] != "on" or report["track_counts"] != "on":
+        report["problems"].append(
+            f"autovacuum is {report['autovacuum']} (track_counts {report['track_counts']}): "
+            "turn both on in postgresql.conf; scan_events and bags grow all day and need "
+            "vacuum and fresh statistics.")
+    if needed > usable:
+        report["problems"].append(
+            f"{hosts} hosts x {workers} workers x {per_worker} (DB_POOL_SIZE + DB_MAX_OVERFLOW) "
+            f"= {needed} connections can exceed the {usable} usable (max_connections "
+            f"{report['max_connections']} - {report['reserved']} reserved): lower the pools, "
+            "raise max_connections, or put PgBouncer in front.")
+    return report

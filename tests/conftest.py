@@ -21,12 +21,15 @@ from app.config import normalise_database_url
 from app.extensions import db
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
-TABLES = ("scan_events", "audit_events", "bags", "users", "api_tokens")
+TABLES = ("scan_events", "audit_events", "bags", "users",
+          "label_codes", "label_series", "label_counters", "api_tokens")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
     config.addinivalue_line("markers", "faults: real gunicorn and a throwaway PostgreSQL cluster "
                                        "of their own (tests/runtime/test_faults.py)")
+    config.addinivalue_line("markers", "deploy: app hosts behind a real nginx, PostgreSQL only "
+                                       "(tests/deploy/, issue 24)")
     if os.environ.get("REQUIRE_POSTGRES") == "1" and not ON_POSTGRES:
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not a PostgreSQL URL.")
 

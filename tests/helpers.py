@@ -104,6 +104,7 @@ class World:
 
     job_id: int
     import_id: int
+    series_id: int | None = None  # a label series of M444- codes (issue 22)
 
 
 def build_world(make_user, app) -> World:
@@ -130,7 +131,11 @@ def build_world(make_user, app) -> World:
     job = async_handler.enqueue("verify_bags", {}, supervisor)
     record = imports.store_upload(supervisor, "bags.csv", SMALL_CSV)
     db.session.commit()
-    world = World(job_id=job.id, import_id=record.id)
+    from app.labels.services import reserve_series
+
+    series = reserve_series(supervisor, "M444-", 3).series
+    db.session.commit()
+    world = World(job_id=job.id, import_id=record.id, series_id=series.id)
     runner = async_handler.JobRunner(app)
     while runner.run_once():  # the job and the import's dry run finish
         pass

@@ -150,7 +150,7 @@ def _batch_item(parent: object, item: dict, station: str | None) -> dict:
     """One scan of a batch, through the one scan service, in its own transaction."""
     code = item.get("code")
     answer: dict = {"code": code if isinstance(code, str) else None}
-    if item.get("scan_id") is not None:
+    if isinstance(item.get("scan_id"), str):  # (any other type is refused as invalid_scan_id)
         answer["scan_id"] = item["scan_id"]
     try:
         scanned_at, ignored = parse_client_time(item.get("scanned_at"))

@@ -154,7 +154,7 @@ class BatchResult(AnswerModel):
     """One item's outcome: `result` when it was taken, `error` when it was refused."""
 
     code: str | None
-    scan_id: Any = Field(None, description="The item's scan_id, as it was sent.")
+    scan_id: str | None = Field(None, description="The item's scan_id, when it was text.")
     result: str | None = None
     error: dict[str, Any] | None = None
     parent: Parent | None = None

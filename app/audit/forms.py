@@ -23,7 +23,8 @@ class AuditFilterForm(FlaskForm):
     actor = StringField("Who (username)", validators=[Optional(), Length(max=64)],
                         render_kw={"autocapitalize": "none", "spellcheck": "false"})
     action = ListField("What", choices=[("", "Any change"), ("user.", "Any change to a user"),
-                                       ("bag.", "Any bag correction"), *ACTION_WORDS.items()],
+                                       ("bag.", "Any bag correction"), ("label.", "Any label printing"),
+                                       *ACTION_WORDS.items()],
                        validators=[Optional()])
     target = StringField("Target", validators=[Optional(), Length(max=128)],
                          render_kw={"placeholder": "user or bag code",

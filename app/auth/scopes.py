@@ -35,6 +35,7 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.dashboard_stats": "dashboard:read",
     "api.dashboard_activity": "dashboard:read",
     "api.show_import": "import",
+    "api.create_label_series": "bags:write",
     "api.show_job": None,
     "api.show_session": None,
     "api.openapi_document": None,  # no login at all: the document holds no data

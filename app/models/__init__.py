@@ -3,9 +3,10 @@ from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
 from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
 from app.models.token import ApiToken
+from app.models.label import LabelCode, LabelCounter, LabelSeries
 from app.models.user import ROLES, RecoveryCode, User
 
 __all__ = [
     "ACCEPTED", "ApiToken", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
+    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "LabelCode", "LabelCounter", "LabelSeries", "ScanEvent", "User",
 ]

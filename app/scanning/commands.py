@@ -51,3 +51,12 @@ def qr_data_uri(code: str) -> str:
     import segno
 
     return segno.make_qr(code, error="m").svg_data_uri(scale=6, border=2)
+
+
+def command_sheet_pdf() -> bytes:
+    """The printable sheet: the same label code as the parent labels (app/labels/sheets.py),
+    on A4 3 x 8 stock, each label the command's QR with its word and its code under it."""
+    from app.labels.sheets import LAYOUTS, Label, render_sheet
+
+    labels = [Label(command.code, command.word, command.code) for command in COMMANDS]
+    return render_sheet(labels, LAYOUTS["a4-3x8"], title="Station command barcodes")

@@ -1,7 +1,8 @@
 """The scanner station. With JavaScript the page talks to the JSON API; without it, the same
 form posts here and the page is rendered again with the result (post, redirect, get)."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from app.models import PARENT, Bag
 from app.ratelimits import scan_limit
 from app.rules.codes import CodeError, matches, normalise_code
 from app.scanning import services, store
-from app.scanning.commands import COMMANDS, command_for, qr_data_uri
+from app.scanning.commands import COMMANDS, command_for, command_sheet_pdf, qr_data_uri
 from app.scanning.forms import ScanForm
 from app.scanning.services import ScanError, parent_dict
 from app.scanning.transaction import run_scan
@@ -58,6 +59,15 @@ def show_commands():
     """The printable sheet of command barcodes."""
     sheet = [(command, qr_data_uri(command.code)) for command in COMMANDS]
     return render_template("scanning/commands.html", sheet=sheet)
+
+
+@bp.get("/scan/commands.pdf")
+@login_required
+def commands_pdf():
+    """The same sheet as a PDF of labels (A4, 3 x 8), drawn by the labels code."""
+    response = Response(command_sheet_pdf(), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = 'inline; filename="station-commands.pdf"'
+    return response
 
 
 @bp.post("/scan")

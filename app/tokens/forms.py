@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -42,7 +43,7 @@ class TokenForm(FlaskForm):
 
     def offer(self, scopes: tuple[str, ...]) -> "TokenForm":
         """Only the scopes the user's role allows today are offered (and accepted)."""
-        self.scopes.choices = [(scope, f"{scope}: {SCOPE_LABELS.get(scope, scope)}")
+        self.scopes.choices = [SelectChoice(scope, f"{scope}: {SCOPE_LABELS.get(scope, scope)}")
                                for scope in scopes]
         return self
 

@@ -6,7 +6,7 @@ use, and who revoked it when. The database keeps: a 64-hex-digit hash, some scop
 after creation, and revoked_at and revoked_by_id set together.
 
 Revision ID: 0012_api_tokens
-Revises: 0011_time_made
+Revises: 0015_label_series
 Create Date: 2026-12-05 05:15:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0012_api_tokens'
-down_revision = '0011_time_made'
+down_revision = '0015_label_series'
 branch_labels = None
 depends_on = None
 

@@ -56,6 +56,7 @@ def every_page(app, staff, supervisor, admin):
         pass
     client.post(f"/imports/{import_id}/confirm")
     client.post("/jobs/verify-bags")
+    client.post("/api/v1/labels/series", json={"prefix": "M444-", "count": 24})
     db.session.commit()
     while async_handler.JobRunner(app).run_once():
         pass
@@ -68,7 +69,7 @@ def every_page(app, staff, supervisor, admin):
         ("import", f"/imports/{import_id}"), ("jobs", "/jobs"), ("job-import", "/jobs/2"),
         ("job-check", "/jobs/3"), ("users", "/users"), ("user-new", "/users/new"),
         ("user", "/users/dora"), ("account", "/account"), ("audit", "/audit"),
-        ("error", "/jobs/999999"),
+        ("error", "/jobs/999999"), ("labels", "/labels"),
     ]
 
 

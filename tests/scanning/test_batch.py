@@ -266,3 +266,21 @@ def test_two_batches_racing_for_the_last_place_exactly_one_wins(make_app, make_u
                 db.session.rollback()
         finally:
             pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("item", [
+    {"code": "0001001", "scan_id": 5}, {"code": "0001001", "scan_id": {"a": 1}},
+    {"code": "0001001", "scan_id": "has space"}, {"code": "0001001", "scanned_at": 1733377000},
+    {"code": ["0001001"]}, {"code": None}, {}, {"code": "00 01"},
+])
+def test_a_bad_item_is_refused_on_its_own_and_stores_no_bag(station, item):
+    ok(parent_scan(station, "SB00001"), 201, "parent_created")
+
+    response = batch(station, "SB00001", [item, {"code": "0001002"}])
+
+    assert response.status_code == 200
+    first, second = response.get_json()["results"]
+    assert first["error"]["code"].startswith("invalid_") and len(first["error"]["message"]) > 15
+    assert "scan_id" not in first or isinstance(first["scan_id"], str)
+    assert second["result"] == "linked"
+    assert _children_of("SB00001") == {"0001002"}

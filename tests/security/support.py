@@ -20,7 +20,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 @dataclass(frozen=True)
 class Route:
-    path: str  # may hold {job_id} and {import_id}
+    path: str  # may hold {job_id}, {import_id} and {series_id}
     anonymous: object
     staff: object
     supervisor: object
@@ -30,6 +30,7 @@ class Route:
     upload: bool = False  # multipart form with a small CSV as `file`
     note: str = ""
     query: dict = field(default_factory=dict)
+    audits: bool = False  # a served GET that writes its audit row (label downloads, DESIGN 8.3)
 
     def expected(self, role: str):
         return getattr(self, role)
@@ -152,6 +153,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/imports/<int:import_id>/confirm", "POST"): supervisor_page(
         "/imports/{import_id}/confirm", 302),
     ("/api/v1/imports/<int:import_id>", "GET"): supervisor_api("/api/v1/imports/{import_id}"),
+    # --- labels (issue 22) -------------------------------------------------------------------
+    ("/labels", "GET"): supervisor_page("/labels"),
+    ("/labels", "POST"): supervisor_page("/labels", 303, form={"prefix": "SB", "count": "3"}),
+    ("/labels/<int:series_id>.pdf", "GET"): supervisor_page(
+        "/labels/{series_id}.pdf?layout=a4-4x10&skip=2", audits=True),
+    ("/labels/<int:series_id>.zpl", "GET"): supervisor_page("/labels/{series_id}.zpl?dpi=300",
+                                                            audits=True),
+    ("/labels/<int:series_id>/print", "POST"): supervisor_page(
+        "/labels/{series_id}/print", 409, form={"dpi": "203"},
+        note="no LABEL_PRINTER_URL in the tests: refused, nothing changes"),
+    ("/bags/<code>/label.pdf", "GET"): supervisor_page("/bags/SB00001/label.pdf", audits=True),
+    ("/api/v1/labels/series", "POST"): supervisor_api("/api/v1/labels/series", 201,
+                                                      json={"prefix": "SB", "count": 3}),
+    ("/scan/commands.pdf", "GET"): everyone_page("/scan/commands.pdf"),
     # --- users and audit (admin) ------------------------------------------------------------
     ("/users", "GET"): admin_page("/users?role=staff"),
     ("/users/new", "GET"): admin_page("/users/new"),
@@ -199,7 +214,8 @@ def url_map_routes(app) -> set[tuple[str, str]]:
 
 
 def send(client, route: Route, world, method: str, headers: dict | None = None):
-    path = route.path.format(job_id=world.job_id, import_id=world.import_id)
+    path = route.path.format(job_id=world.job_id, import_id=world.import_id,
+                             series_id=world.series_id)
     kwargs = {"headers": headers} if headers else {}
     if route.json is not None:
         kwargs["json"] = route.json

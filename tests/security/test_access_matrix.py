@@ -64,4 +64,8 @@ def test_access_matrix(app, make_user, rule, method, role):
         assert "Your role may not do this" in response.get_data(as_text=True)
     refused = expected in (LOGIN, 401, 403) or (role == "staff" and expected == 404)
     if refused or method == "GET":
-        assert_unchanged(before, snapshot())
+        after = snapshot()
+        if route.audits and not refused:  # the download's own audit row, nothing else
+            before.pop("audit_events")
+            after.pop("audit_events")
+        assert_unchanged(before, after)

@@ -93,6 +93,8 @@ JSON_ENDPOINTS = [
              (), ("reason",)),
     Endpoint("DELETE", "/api/v1/bags/0055555", "supervisor", {"reason": "misprint"}, (),
              ("reason",)),
+    Endpoint("POST", "/api/v1/labels/series", "supervisor", {"prefix": "SB", "count": 3},
+             ("prefix", "count")),
     Endpoint("POST", "/api/v1/users", "admin",
              {"username": "newbie", "role": "staff", "password": NEW_PASSWORD},
              ("username", "role"), ("password", "display_name"), ("display_name",)),
@@ -307,6 +309,7 @@ FORMS = [
          ("unlink-reason",), ("unlink-reason",)),
     Form("/bags/SB00003/reopen", "supervisor", {"reopen-reason": "one more"},
          ("reopen-reason",), ("reopen-reason",)),
+    Form("/labels", "supervisor", {"prefix": "SB", "count": "3"}, ("prefix", "count")),
 ]
 FORM_STRINGS = INJECTIONS + SCANNER_ARTEFACTS + ["A" * 100_000, ""]
 
