@@ -186,13 +186,14 @@ spec = SpecTree(
 OPERATIONS: dict[Callable, Operation] = {}
 
 
-def body(request_model: type[BaseModel] | None = None):
+def body():
     """The validated body of the current request (a model instance), or None."""
     context = getattr(request, "context", None)
     return getattr(context, "json", None) if context is not None else None
 
 
 def query():
+    """The validated query of the current request (a model instance), or None."""
     context = getattr(request, "context", None)
     return getattr(context, "query", None) if context is not None else None
 
