@@ -62,7 +62,8 @@ def run_schemathesis(base: str, token: str, report: Path) -> subprocess.Complete
         "--suppress-health-check", "all", "--no-color",
         "--report", "junit", "--report-junit-path", str(report),
     ]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+    # Run in the test's own folder: schemathesis keeps a cache of crashes in .schemathesis/.
+    return subprocess.run(command, cwd=report.parent, capture_output=True, text=True,  # noqa: S603
                           timeout=MAX_SECONDS, env={**os.environ, "NO_COLOR": "1"})
 
 
