@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.api.docs import docs_bp as api_docs_bp
     from app.auth.routes import bp as auth_bp
     from app.dashboard.routes import bp as dashboard_bp
     from app.health.routes import bp as health_bp
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(labels_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_docs_bp)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -157,6 +157,9 @@ class BaseConfig:
         self.HSTS_ENABLED = env_bool("HSTS_ENABLED", False)
 
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Check each /api/v1 answer against its schema (app/api/contract.py): on in the tests
+        # and the schemathesis run; off in production, where it would cost the scan path CPU.
+        self.API_CHECK_ANSWERS = env_bool("API_CHECK_ANSWERS", False)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
         # X-RateLimit-* headers on every answer cost a second Redis call per request (a
         # scan's largest single cost, docs/PERFORMANCE.md) and no client reads them; a 429
@@ -272,6 +275,8 @@ class TestingConfig(BaseConfig):
         self.RATELIMIT_STORAGE_URI = "memory://"
         # Tests drive the job runner themselves (run_once) or start it explicitly.
         self.JOB_RUNNER_AUTOSTART = False
+        # Every /api/v1 answer of every test is checked against its schema (app/api/contract.py).
+        self.API_CHECK_ANSWERS = True
         # Tests log admins in all over the suite: the two-factor tests switch it on.
         self.REQUIRE_2FA_ROLES = ()
         # Cheap hashes keep the suite fast; the parameters stay explicit and testable.

@@ -5,7 +5,6 @@ from datetime import datetime
 from flask import jsonify, request
 
 from app.domain import DomainError
-from app.errors import error_response
 
 class BadRequestBody(DomainError):
     """The body is not a JSON object (400 invalid_json), or it holds a field the endpoint
@@ -39,21 +38,6 @@ def json_body(allowed: tuple[str, ...] | None = None) -> dict:
             f"Unknown field {', '.join(names)}: send only "
             f"{', '.join(allowed) if allowed else 'an empty object'}.", fields=names)
     return body
-
-
-def station_field(body: dict) -> str | None:
-    """The optional station name: text, or absent/null. Any other type is refused."""
-    station = body.get("station")
-    if station is None or isinstance(station, str):
-        return station
-    raise BadRequestBody(422, "invalid_station",
-                         "station must be text (the name of the scanning station), or left out.",
-                         field="station")
-
-
-def bad_body_response(error: BadRequestBody | None = None):
-    error = error or BadRequestBody()
-    return error_response(error.status, error.code, error.message, **error.details)
 
 
 def json_response(payload: dict, status: int = 200):

@@ -1,6 +1,8 @@
 """GET /api/v1/imports/<id>: an import, its two jobs and whether its file is still kept."""
 
 from app.api import bp
+from app.api import schemas as s
+from app.api.contract import operation
 from app.api.helpers import json_response
 from app.auth.decorators import role_required
 from app.errors import error_response
@@ -21,7 +23,10 @@ def _job(job_id: int | None) -> dict | None:
 
 @bp.get("/imports/<int:import_id>")
 @role_required("supervisor")
+@operation(role="supervisor", answers={200: s.ImportRecord},
+           errors=("forbidden", "import_not_found"), tags=("imports",))
 def show_import(import_id: int):
+    """An import: its file, its two jobs and whether the upload is still kept."""
     record = db.session.get(Import, import_id)
     if record is None:
         return error_response(404, "import_not_found", "There is no such import.")

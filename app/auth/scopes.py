@@ -38,6 +38,7 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.create_label_series": "bags:write",
     "api.show_job": None,
     "api.show_session": None,
+    "api.openapi_document": None,  # no login at all: the document holds no data
     "api.list_users": "users:admin",
     "api.create_user": "users:admin",
     "api.update_user": "users:admin",

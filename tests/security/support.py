@@ -102,6 +102,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/api/v1/parents/<code>/reopen", "POST"): supervisor_api(
         "/api/v1/parents/SB00003/reopen"),
     ("/api/v1/session", "GET"): everyone_api("/api/v1/session"),
+    # --- the API's own reference (issue 19): no login, it holds no data --------------------------
+    ("/api/v1/openapi.json", "GET"): public("/api/v1/openapi.json"),
+    ("/api/docs", "GET"): public("/api/docs"),
     # --- bags ---------------------------------------------------------------------------------
     ("/bags", "GET"): everyone_page("/bags?kind=parent"),
     ("/bags/find", "GET"): everyone_page("/bags/find?code=sb00001", 302),

@@ -1,0 +1,326 @@
+"""The /api/v1 objects and request bodies (DESIGN 6 and 8), as pydantic models: the one
+source of validation, answers and the OpenAPI document (app/api/contract.py).
+
+Codes are declared as text but taken as any JSON value: a number, a list or null where a
+code belongs is refused by the scan service as `invalid_code` (DESIGN 4) and recorded as a
+rejected scan, as the station's refusals are; the rule book decides what a code is."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema
+
+from app.api.contract import AnswerModel, ErrorAnswer, RequestModel  # noqa: F401 (documented)
+
+CODE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64,
+               "description": "A bag code as scanned; normalised (DESIGN 4) before anything else."}
+Code = Annotated[Any, WithJsonSchema(CODE_SCHEMA)]
+OptionalCode = Annotated[Any, WithJsonSchema({"anyOf": [CODE_SCHEMA, {"type": "null"}]})]
+Station = Annotated[str | None, Field(description="The scanning station's name, shown in the "
+                                                  "bag's history.")]
+Time = Annotated[str, Field(description="ISO 8601 with offset, in UTC.",
+                            json_schema_extra={"format": "date-time"})]
+
+
+def optional(schema: dict) -> WithJsonSchema:
+    """Declared as `schema` or null; taken as any JSON value (the service judges it)."""
+    return WithJsonSchema({"anyOf": [schema, {"type": "null"}]})
+
+
+Reason = Annotated[Any, optional({"type": "string", "minLength": 1, "maxLength": 500,
+                                  "description": "Why (kept in the audit log)."})]
+STATION_REFUSAL = ("invalid_station",
+                   "station must be text (the name of the scanning station), or left out.")
+
+# --- objects -------------------------------------------------------------------------------
+
+
+class Parent(AnswerModel):
+    code: str
+    kind: Literal["parent"]
+    status: Literal["open", "complete"]
+    capacity: int
+    child_count: int
+    children: list[str] | None = Field(None, description="Child codes, newest first.")
+
+
+class Bag(AnswerModel):
+    code: str
+    kind: Literal["parent", "child"]
+    status: str = Field(description="open or complete (parent); linked or unlinked (child)")
+    created_at: Time | None = None
+    parent: str | None = None
+    linked_at: Time | None = None
+
+
+class User(AnswerModel):
+    username: str
+    display_name: str | None = None
+    role: Literal["staff", "supervisor", "admin"]
+    is_active: bool
+    last_login_at: Time | None = None
+
+
+class Event(AnswerModel):
+    """One line of a bag's timeline."""
+
+
+class Trace(AnswerModel):
+    """A bag with its parent (a code or null), children (newest first) and timeline."""
+
+    code: str
+    kind: Literal["parent", "child"]
+    status: str
+    created_at: Time | None = None
+    created_by: str | None = None
+    parent: str | None = None
+    children: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    capacity: int | None = None
+    child_count: int | None = None
+    linked_at: Time | None = None
+
+
+class BagPage(AnswerModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(description="Send it as `cursor` for the next page; null "
+                                                "on the last page.")
+
+
+# --- scans -----------------------------------------------------------------------------------
+
+
+class ScanAnswer(AnswerModel):
+    result: str = Field(description="What happened (DESIGN 5).")
+    parent: Parent
+    child: Bag | None = None
+    scanned_at_ignored: bool | None = Field(
+        None, description="true when the client's scanned_at was outside the accepted window.")
+    message: str | None = None
+
+
+class ParentScan(RequestModel):
+    refusals = {"code": ("invalid_code", "The code must be text, as the scanner reads it."),
+                "station": STATION_REFUSAL}
+    required = ("code",)
+    code: Code = None
+    station: Station = None
+
+
+class ChildScan(RequestModel):
+    refusals = {"parent": ("invalid_code", "The parent must be text, as the scanner reads it."),
+                "code": ("invalid_code", "The code must be text, as the scanner reads it."),
+                "station": STATION_REFUSAL}
+    required = ("parent", "code")
+    parent: Code = None
+    code: Code = None
+    scan_id: Annotated[Any, WithJsonSchema({
+        "anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}, {"type": "null"}],
+        "description": "Makes the scan idempotent: the same scan sent again answers "
+                       "`replayed`. Unique per user."})] = None
+    scanned_at: Annotated[Any, WithJsonSchema({
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+        "description": "When the client scanned (ISO 8601 with offset); kept when it lies "
+                       "from 7 days before to 5 minutes after the server's clock."})] = None
+    station: Station = None
+
+
+BATCH_ITEM_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["code"],
+    "properties": {
+        "code": CODE_SCHEMA,
+        "scan_id": {"anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+                              {"type": "null"}]},
+        "scanned_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+    }}
+
+
+class BatchScan(RequestModel):
+    """Child scans of one parent, in order (DESIGN 8.4). The items are checked whole before any
+    is scanned (a body wrong anywhere stores nothing), then each is judged as a single scan."""
+
+    refusals = {"station": STATION_REFUSAL}
+    required = ("parent", "items")
+    parent: Code = None
+    items: Annotated[Any, WithJsonSchema({
+        "type": "array", "maxItems": 100, "items": BATCH_ITEM_SCHEMA,
+        "description": "At most 100 scans; more is 422 too_many_items and stores nothing."
+    })] = None
+    station: Station = None
+
+
+class BatchResult(AnswerModel):
+    """One item's outcome: `result` when it was taken, `error` when it was refused."""
+
+    code: str | None
+    scan_id: str | None = Field(None, description="The item's scan_id, when it was text.")
+    result: str | None = None
+    error: dict[str, Any] | None = None
+    parent: Parent | None = None
+    scanned_at_ignored: bool | None = None
+    message: str | None = None
+
+
+class BatchAnswer(AnswerModel):
+    results: list[BatchResult]
+
+
+class UndoScan(RequestModel):
+    refusals = {"station": STATION_REFUSAL}
+    parent: OptionalCode = Field(None, description="Undo the last scan this user sent into it.")
+    code: OptionalCode = Field(None, description="Undo this child's link.")
+    station: Station = None
+
+
+class CompleteParent(RequestModel):
+    refusals = {"force": ("invalid_force", "force must be true or false."),
+                "station": STATION_REFUSAL}
+    force: bool = Field(False, description="Finish before the parent is full.")
+    station: Station = None
+
+
+class StationOnly(RequestModel):
+    refusals = {"station": STATION_REFUSAL}
+    station: Station = None
+
+
+# --- bags and corrections ----------------------------------------------------------------------
+
+
+class BagQuery(RequestModel):
+    model_config = {"extra": "ignore"}  # a page's query string may carry more; these are read
+    kind: str | None = Field(None, description="parent or child")
+    status: str | None = Field(None, description="open, complete, linked or unlinked")
+    q: str | None = Field(None, description="A code prefix.")
+    created_from: str | None = Field(None, description="A date or an ISO 8601 time.")
+    created_to: str | None = Field(None, description="A date (the whole day) or a time.")
+    user: str | None = Field(None, description="Who created the bag (username).")
+    limit: str | None = Field(None, description="Page size, 1 to 200 (default 50).")
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class Correction(RequestModel):
+    reason: Reason = None
+
+
+class MoveChild(RequestModel):
+    required = ("parent",)
+    parent: Code = None
+    reason: Reason = None
+
+
+class CorrectionAnswer(AnswerModel):
+    result: str
+    bag: dict[str, Any] | None
+    parent: Parent | None = None
+    previous_parent: Parent | None = None
+
+
+# --- dashboard, jobs, imports, session -----------------------------------------------------------
+
+
+class DashboardStats(AnswerModel):
+    parents: dict[str, int]
+    children: dict[str, int]
+    scans: dict[str, int]
+    hourly: list[dict[str, Any]]
+    people: list[dict[str, Any]]
+    stale_parents: list[dict[str, Any]]
+    exceptions: list[dict[str, Any]]
+    generated_at: Time
+
+
+class Activity(AnswerModel):
+    items: list[dict[str, Any]] | None = None
+
+
+class Job(AnswerModel):
+    id: int
+    kind: str
+    status: str
+    progress: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    attempts: int | None = None
+    created_at: Time | None = None
+    started_at: Time | None = None
+    finished_at: Time | None = None
+
+
+class ImportRecord(AnswerModel):
+    id: int
+    file: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    file_type: str | None = None
+    layout: str | None = None
+    created_at: Time | None = None
+    upload: dict[str, Any]
+    check_job: dict[str, Any] | None = None
+    import_job: dict[str, Any] | None = None
+    check_result: Any = None
+    import_result: Any = None
+
+
+class SessionAnswer(AnswerModel):
+    user: User
+    csrf_token: str = Field(description="Send it as X-CSRFToken on POST, PATCH and DELETE "
+                                        "with the session cookie.")
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+class ListedUser(User):
+    tokens: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="The user's live API tokens.")
+
+
+class UserList(AnswerModel):
+    items: list[ListedUser]
+
+
+USER_REFUSALS = {name: (f"invalid_{name}", None)
+                 for name in ("username", "role", "password", "display_name", "is_active")}
+
+
+class NewUser(RequestModel):
+    """The users service judges each value, with its own codes (app/users/services.py)."""
+
+    refusals = USER_REFUSALS
+    required = ("username", "role", "password")
+    username: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 2,
+                                             "maxLength": 64})] = None
+    role: Annotated[Any, WithJsonSchema({"enum": ["staff", "supervisor", "admin"]})] = None
+    password: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 12})] = None
+    display_name: Annotated[Any, optional({"type": "string"})] = None
+
+
+class UserChange(RequestModel):
+    refusals = USER_REFUSALS
+    role: Annotated[Any, optional({"enum": ["staff", "supervisor", "admin"]})] = None
+    is_active: Annotated[Any, optional({"type": "boolean"})] = None
+    password: Annotated[Any, optional({"type": "string", "minLength": 12})] = None
+    display_name: Annotated[Any, optional({"type": "string"})] = None
+
+
+# --- labels (DESIGN 8.3; the endpoint is on main: app/api/labels.py) ----------------------------
+
+
+class NewLabelSeries(RequestModel):
+    """The labels service judges the values (422 invalid_input with field)."""
+
+    required = ("prefix", "count")
+    prefix: Annotated[Any, WithJsonSchema({
+        "type": "string", "minLength": 1, "maxLength": 16,
+        "description": "The start of the parent codes, e.g. SB or M444-."})] = None
+    count: Annotated[Any, WithJsonSchema({"type": "integer", "minimum": 1,
+                                          "maximum": 1000})] = None
+
+
+class LabelSeries(AnswerModel):
+    id: int
+    codes: list[str] = Field(description="The reserved codes, in order.")
+    pdf: str = Field(description="URL of the PDF sheet (layouts: a4-3x8, a4-4x10, single).")
+    zpl: str = Field(description="URL of the ZPL for Zebra printers.")
