@@ -127,6 +127,24 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                              json={"reason": "short fill"}),
     ("/api/v1/bags/<code>/reopen", "POST"): supervisor_api("/api/v1/bags/SB00003/reopen",
                                                            json={"reason": "one more bag"}),
+    # --- dispatches (the world: D000001 loading with SB00006, D000002 dispatched with
+    # SB00007; SB00008 complete and on none) --------------------------------------------
+    ("/api/v1/dispatches", "POST"): supervisor_api("/api/v1/dispatches", 201, json={
+        "destination": "Pune", "vehicle_number": "MH12AB1234", "expected_parents": 2}),
+    ("/api/v1/dispatches", "GET"): everyone_api("/api/v1/dispatches?status=loading"),
+    ("/api/v1/dispatches/<code>", "GET"): everyone_api("/api/v1/dispatches/D000001"),
+    ("/api/v1/dispatches/<code>/parents", "POST"): everyone_api(
+        "/api/v1/dispatches/D000001/parents", 201, json={"code": "SB00008"}),
+    ("/api/v1/dispatches/<code>/unload", "POST"): everyone_api(
+        "/api/v1/dispatches/D000001/unload", json={"code": "SB00006"}),
+    ("/api/v1/dispatches/<code>/dispatch", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000001/dispatch", json={"reason": "one parent not ready"}),
+    ("/api/v1/dispatches/<code>/reopen", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/reopen", json={"reason": "wrong truck"}),
+    ("/api/v1/dispatches/<code>/cancel", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000001/cancel", json={"reason": "truck broke down"}),
+    ("/api/v1/dispatches/<code>/returns", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/returns", json={"parent": "SB00007", "reason": "torn"}),
     # --- dashboard ----------------------------------------------------------------------------
     ("/dashboard", "GET"): supervisor_page("/dashboard"),
     ("/api/v1/dashboard/stats", "GET"): supervisor_api("/api/v1/dashboard/stats"),
