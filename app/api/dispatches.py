@@ -36,13 +36,13 @@ def list_dispatches():
                                    "counts": page.counts}))
 
 
-@bp.get("/dispatches/<code>")
+@bp.get("/dispatches/<path:code>")
 @login_required
 def show_dispatch(code):
     return json_response(jsonable(services.read_dispatch(code)))
 
 
-@bp.post("/dispatches/<code>/parents")
+@bp.post("/dispatches/<path:code>/parents")
 @login_required
 @scan_limit
 def load_dispatch_parent(code):
@@ -51,7 +51,7 @@ def load_dispatch_parent(code):
                        scan_id=body.get("scan_id"), station=station_field(body)))
 
 
-@bp.post("/dispatches/<code>/unload")
+@bp.post("/dispatches/<path:code>/unload")
 @login_required
 @scan_limit
 def unload_dispatch_parent(code):
@@ -60,28 +60,28 @@ def unload_dispatch_parent(code):
                        station=station_field(body)))
 
 
-@bp.post("/dispatches/<code>/dispatch")
+@bp.post("/dispatches/<path:code>/dispatch")
 @role_required("supervisor")
 def send_dispatch(code):
     body = json_body(("reason",))
     return _answer(run(services.dispatch_out, current_user, code, body.get("reason")))
 
 
-@bp.post("/dispatches/<code>/reopen")
+@bp.post("/dispatches/<path:code>/reopen")
 @role_required("supervisor")
 def reopen_dispatch(code):
     body = json_body(("reason",))
     return _answer(run(services.reopen_dispatch, current_user, code, body.get("reason")))
 
 
-@bp.post("/dispatches/<code>/cancel")
+@bp.post("/dispatches/<path:code>/cancel")
 @role_required("supervisor")
 def cancel_dispatch(code):
     body = json_body(("reason",))
     return _answer(run(services.cancel_dispatch, current_user, code, body.get("reason")))
 
 
-@bp.post("/dispatches/<code>/returns")
+@bp.post("/dispatches/<path:code>/returns")
 @role_required("supervisor")
 def return_dispatch_parent(code):
     body = json_body(("parent", "reason"))
