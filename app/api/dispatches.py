@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from app.api import bp
 from app.api.helpers import json_body, json_response, station_field
 from app.auth.decorators import role_required
-from app.dispatch import services
+from app.dispatch import queries, services
 from app.lookup.queries import jsonable
 from app.ratelimits import scan_limit
 from app.unit_of_work import run
@@ -31,7 +31,7 @@ def create_dispatch():
 @bp.get("/dispatches")
 @login_required
 def list_dispatches():
-    page = services.list_dispatches(services.parse_filters(request.args))
+    page = queries.list_dispatches(queries.parse_filters(request.args))
     return json_response(jsonable({"items": page.items, "next_cursor": page.next_cursor,
                                    "counts": page.counts}))
 
@@ -39,7 +39,7 @@ def list_dispatches():
 @bp.get("/dispatches/<path:code>")
 @login_required
 def show_dispatch(code):
-    return json_response(jsonable(services.read_dispatch(code)))
+    return json_response(jsonable(queries.read_dispatch(code)))
 
 
 @bp.post("/dispatches/<path:code>/parents")

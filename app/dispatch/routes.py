@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
-from app.dispatch import services
+from app.dispatch import queries, services
 from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
                                 ReopenForm, ReturnForm, SendForm, UnloadForm)
 from app.domain import DomainError
@@ -42,9 +42,9 @@ def list_dispatches():
     form = DispatchFilterForm(request.args)
     page, error, args = None, None, {}
     try:
-        filters = services.parse_filters(request.args)
+        filters = queries.parse_filters(request.args)
         args = filters.args
-        page = services.list_dispatches(filters)
+        page = queries.list_dispatches(filters)
     except DomainError as exc:
         error = exc
     return render_template(
@@ -83,14 +83,14 @@ def new_dispatch():
 @bp.get("/dispatches/<path:code>")
 @login_required
 def show_dispatch(code):
-    data = services.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
+    data = queries.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
     if data["code"] != code:
         return redirect(url_for("dispatch.show_dispatch", code=data["code"]))
-    dispatch = services.find_dispatch(code)
+    dispatch = queries.find_dispatch(code)
     commands = {command.code: STATION_COMMANDS[command.action] for command in COMMANDS}
     return render_template(
-        "dispatch/show.html", dispatch=data, rows=services.parent_rows(dispatch),
-        returned=services.parent_rows(dispatch, "returned"),
+        "dispatch/show.html", dispatch=data, rows=queries.parent_rows(dispatch),
+        returned=queries.parent_rows(dispatch, "returned"),
         supervisor=current_user.has_role("supervisor"), commands=commands,
         parent_pattern=current_app.config["PARENT_CODE_PATTERN"],
         forms={"load": LoadForm(prefix="load"), "unload": UnloadForm(prefix="unload"),

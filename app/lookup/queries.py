@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from app import cursors, timeparse
 from app.domain import DomainError
-from app.dispatch.services import dispatch_of_bag
+from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
                         DispatchItem, ScanEvent, User)
