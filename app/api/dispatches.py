@@ -8,6 +8,7 @@ from app.api import bp
 from app.api.helpers import json_body, json_response, station_field
 from app.auth.decorators import role_required
 from app.dispatch import queries, services
+from app.extensions import db
 from app.lookup.queries import jsonable
 from app.ratelimits import scan_limit
 from app.unit_of_work import run
@@ -47,8 +48,16 @@ def show_dispatch(code):
 @scan_limit
 def load_dispatch_parent(code):
     body = json_body(("code", "scan_id", "station"))
+    station = station_field(body)
     return _answer(run(services.load_parent, current_user, code, body.get("code"),
-                       scan_id=body.get("scan_id"), station=station_field(body)))
+                       scan_id=body.get("scan_id"), station=station,
+                       on_refusal=lambda error: _keep_refused_load(code, body, error)))
+
+
+def _keep_refused_load(code, body: dict, error) -> None:
+    services.record_refused_load(current_user, code, body.get("code"), error,
+                                 station=body.get("station"))
+    db.session.commit()
 
 
 @bp.post("/dispatches/<path:code>/unload")

@@ -13,6 +13,7 @@ from app.dispatch import queries, services
 from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
                                 ReopenForm, ReturnForm, SendForm, UnloadForm)
 from app.domain import DomainError
+from app.extensions import db
 from app.scanning.commands import COMMANDS
 from app.unit_of_work import run
 
@@ -98,10 +99,10 @@ def show_dispatch(code):
                "cancel": CancelForm(prefix="cancel"), "returns": ReturnForm(prefix="returns")})
 
 
-def _change(code: str, service, *args):
+def _change(code: str, service, *args, on_refusal=None):
     """Run a change posted by a form, say what happened, and go back to the station."""
     try:
-        change = run(service, current_user, code, *args)
+        change = run(service, current_user, code, *args, on_refusal=on_refusal)
     except DomainError as exc:
         if exc.code == "dispatch_not_found":
             raise
@@ -116,7 +117,13 @@ def _change(code: str, service, *args):
 @bp.post("/dispatches/<path:code>/load")
 @login_required
 def load_parent(code):
-    return _change(code, services.load_parent, LoadForm(prefix="load").code.data)
+    scanned = LoadForm(prefix="load").code.data
+
+    def keep(error) -> None:
+        services.record_refused_load(current_user, code, scanned, error)
+        db.session.commit()
+
+    return _change(code, services.load_parent, scanned, on_refusal=keep)
 
 
 @bp.post("/dispatches/<path:code>/unload")

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 
 from app.dispatch import queries
+from app.domain import DomainError
 from app.extensions import db
-from app.models import Bag, Dispatch, DispatchItem, ScanEvent, User
+from app.models import REJECTED, Bag, Dispatch, DispatchItem, ScanEvent, User
 from app.models.dispatch import (CANCELLED, DISPATCHED, ITEM_CANCELLED, ITEM_LOADED,
                                  ITEM_RETURNED, LOADING)
 from app.models.types import utcnow
 from app.rules import dispatch as rules
 from app.rules.bags import Refusal
-from app.rules.codes import CodeError, normalise_code
+from app.rules.codes import CodeError, normalise_code, printable
 from app.scanning import store
 from app.scanning.services import SCAN_ID_PATTERN, clean_station
 
@@ -184,6 +185,20 @@ def load_parent(user: User, raw_dispatch: object, raw_code: object, *,
             loaded_at=utcnow(), loaded_by_id=user.id))
     _record(user, decision, dispatch, parent=parent, scan_id=scan_id, station=station)
     return DispatchChange(RESULTS[decision], _refreshed(dispatch), parent)
+
+
+def record_refused_load(user: User, raw_dispatch: object, raw_code: object,
+                        error: DomainError, *, station: object = None) -> None:
+    """Keep a refused load in the history, as the station keeps a refused scan (the
+    dashboard's exceptions and each person's errors count it), in the transaction after the
+    refused one was rolled back: the caller commits."""
+    try:
+        dispatch = queries.find_dispatch(raw_dispatch)
+    except Refusal:
+        dispatch = None
+    store.record(user, ACTIONS[rules.LOAD], error.code, printable(raw_code or ""),
+                 outcome=REJECTED, reason=error.message, station=clean_station(station),
+                 dispatch_id=dispatch.id if dispatch is not None else None)
 
 
 def unload_parent(user: User, raw_dispatch: object, raw_code: object, *,
