@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.docs import docs_bp as api_docs_bp
     from app.auth.routes import bp as auth_bp
     from app.dashboard.routes import bp as dashboard_bp
+    from app.dispatch.routes import bp as dispatch_bp
     from app.health.routes import bp as health_bp
     from app.jobs.routes import bp as jobs_bp
     from app.lookup.routes import bp as lookup_bp
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(imports_bp)
     app.register_blueprint(labels_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(dispatch_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)
 

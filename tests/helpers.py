@@ -127,6 +127,7 @@ def build_world(make_user, app) -> World:
     run_scan(scanning.scan_parent, staff, "SB00005")
     run_scan(scanning.scan_child, staff, "SB00005", "0055555")
     run_scan(scanning.undo_scan, staff, raw_parent="SB00005")
+    build_dispatches(staff, supervisor)
 
     job = async_handler.enqueue("verify_bags", {}, supervisor)
     record = imports.store_upload(supervisor, "bags.csv", SMALL_CSV)
@@ -142,6 +143,25 @@ def build_world(make_user, app) -> World:
     db.session.expire_all()
     db.session.rollback()
     return world
+
+
+def build_dispatches(staff, supervisor) -> None:
+    """Complete parents SB00006, SB00007 and SB00008 (one child each); dispatch D000001
+    loading (SB00006 on it, 2 expected) and D000002 dispatched (SB00007 on it)."""
+    from app.dispatch import services as dispatching
+    from app.unit_of_work import run
+
+    for number in (6, 7, 8):
+        run_scan(scanning.scan_parent, staff, f"SB0000{number}")
+        run_scan(scanning.scan_child, staff, f"SB0000{number}", f"00{number}{number}666")
+        run_scan(scanning.complete_parent, staff, f"SB0000{number}", force=True)
+    for code, expected in (("D000001", 2), ("D000002", 1)):
+        run(dispatching.create_dispatch, supervisor, {
+            "code": code, "destination": "Nagpur depot", "vehicle_number": "MH12AB1234",
+            "expected_parents": expected})
+    run(dispatching.load_parent, staff, "D000001", "SB00006")
+    run(dispatching.load_parent, staff, "D000002", "SB00007")
+    run(dispatching.dispatch_out, supervisor, "D000002")
 
 
 # --- snapshots ------------------------------------------------------------------------------

@@ -4,5 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import (bags, bearer, dashboard, imports, jobs, labels, openapi,  # noqa: E402,F401
-                     scans, session, users)  # (they register their routes on bp)
+from app.api import (bags, bearer, dashboard, dispatches, imports, jobs, labels,  # noqa: E402,F401
+                     openapi, scans, session, users)  # (they register their routes on bp)

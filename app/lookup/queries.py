@@ -13,14 +13,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, any_, bindparam, false, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, any_, bindparam, false, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from app import cursors, timeparse
 from app.domain import DomainError
+from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
-from app.models import ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag, ScanEvent, User
+from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
+                        Dispatch, DispatchItem, ScanEvent, User)
 from app.rules.bags import INTO_PARENT
 from app.rules.codes import CodeError, normalise_code
 
@@ -282,6 +284,7 @@ def trace_bag(raw_code: object) -> dict:
                     children=_children(bag, events))
     else:
         data["linked_at"] = bag.linked_at
+    data["dispatch"] = dispatch_of_bag(bag)  # DESIGN 8.7: a child names its parent's
     return data
 
 
@@ -299,22 +302,35 @@ def timeline(bag: Bag) -> list[dict]:
     it differs from the time made by more than a minute, else None."""
     condition = ScanEvent.bag_id == bag.id
     if bag.kind == PARENT:
+        # ... and the events of each dispatch it was on that concern no one parent
+        # (dispatched, reopened, cancelled: DESIGN 8.2).
+        # Their ids first (a few): a literal list keeps each branch of the OR on an index.
         condition = or_(condition, ScanEvent.parent_id == bag.id)
+        its_dispatches = list(db.session.scalars(
+            select(DispatchItem.dispatch_id).where(DispatchItem.parent_id == bag.id)))
+        if its_dispatches:
+            condition = or_(condition, and_(ScanEvent.dispatch_id.in_(its_dispatches),
+                                            ScanEvent.bag_id.is_(None)))
     made = func.coalesce(ScanEvent.made_at, ScanEvent.created_at)
     # The parent's code as the event kept it: a deleted parent is still named.
     rows = db.session.execute(
-        select(ScanEvent, User.username, ScanEvent.parent_code)
+        select(ScanEvent, User.username, ScanEvent.parent_code, Dispatch.code)
         .outerjoin(User, User.id == ScanEvent.user_id)
+        .outerjoin(Dispatch, Dispatch.id == ScanEvent.dispatch_id)
         .where(condition)
         .order_by(made, ScanEvent.id)
     ).all()
-    return [{
+    events = [{
         "at": event.made_at or event.created_at, "user": username, "action": event.action,
         "result": event.result, "outcome": event.outcome, "code": event.code,
         "parent": parent_code, "reason": event.reason, "station": event.station,
         "scanned_at": event.client_scanned_at, "received_at": _received(event),
         "bag_id": event.bag_id,
-    } for event, username, parent_code in rows]
+    } for event, username, parent_code, _dispatch in rows]
+    for event, row in zip(events, rows, strict=True):
+        if row[3] is not None:  # a dispatch's event names it (DESIGN 8.2)
+            event["dispatch"] = row[3]
+    return events
 
 
 def _received(event: ScanEvent) -> datetime | None:
