@@ -1,4 +1,5 @@
 from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
+from app.models.daily_send import DailySend
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
 from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
@@ -6,5 +7,5 @@ from app.models.user import ROLES, RecoveryCode, User
 
 __all__ = [
     "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
+    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "DailySend", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
 ]
