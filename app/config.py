@@ -46,6 +46,19 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+def env_weight(name: str, default: float) -> float:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10_000:
+        raise ConfigError(f"{name} must be a weight in kg above 0, got {raw!r}.")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name)
     if raw is None:
@@ -209,6 +222,8 @@ class BaseConfig:
         self.CHILD_CODE_EXAMPLE = env_str("CHILD_CODE_EXAMPLE", "0016586 (4 to 20 letters "
                                                                  "and digits)")
         self.SCAN_IDLE_SECONDS = env_int("SCAN_IDLE_SECONDS", 300, minimum=10)
+        # Dispatch (issue 20): a child bag's weight, for a dispatch's actual and expected kg.
+        self.CHILD_BAG_WEIGHT_KG = env_weight("CHILD_BAG_WEIGHT_KG", 1.0)
 
         # The dashboard's "today" and hour buckets; stored times stay UTC.
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")

@@ -19,6 +19,8 @@ STATUS = {
     # codes and scans (section 5)
     "invalid_code": 422, "invalid_scan_id": 422, "invalid_scanned_at": 422,
     "parent_not_found": 404, "bag_not_found": 404,
+    # dispatches (section 8.2)
+    "dispatch_not_found": 404,
     "not_your_scan": 403, "forbidden": 403,
     "database_busy": 503,
     # imports

@@ -1,5 +1,6 @@
 from app.models.bag import CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag
 from app.models.daily_send import DailySend
+from app.models.dispatch import Dispatch, DispatchItem
 from app.models.events import ACCEPTED, REJECTED, AuditEvent, ScanEvent
 from app.models.imports import Import, ImportReportPart
 from app.models.job import Job
@@ -7,5 +8,6 @@ from app.models.user import ROLES, RecoveryCode, User
 
 __all__ = [
     "ACCEPTED", "CHILD", "COMPLETE", "LINKED", "OPEN", "PARENT", "REJECTED", "ROLES",
-    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "DailySend", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
+    "RecoveryCode", "UNLINKED", "AuditEvent", "Bag", "Dispatch", "DispatchItem", "Import", "ImportReportPart", "Job", "ScanEvent", "User",
+    "DailySend",
 ]

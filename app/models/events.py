@@ -26,6 +26,7 @@ REFUSED_SQL = "outcome = 'rejected' AND result <> 'under_capacity'"
 # work counts in scan_counts (migration 0010) and on the dashboard; imports have their own
 # pages. (substr, not LIKE: no "%" for a driver to read as a placeholder.)
 FLOOR_WORK_SQL = "station IS NULL OR substr(station, 1, 7) <> 'import:'"
+DISPATCH_EVENT_SQL = "dispatch_id IS NOT NULL"
 SLOT_MINUTES = 15  # every time zone's hours and midnights fall on these UTC boundaries
 
 
@@ -53,6 +54,8 @@ class ScanEvent(db.Model):
               postgresql_where=text(LINKED_SCAN_SQL), sqlite_where=text(LINKED_SCAN_SQL)),
         Index("ix_scan_events_refused_created_at", "created_at", "user_id",
               postgresql_where=text(REFUSED_SQL), sqlite_where=text(REFUSED_SQL)),
+        Index("ix_scan_events_dispatch_id_id", "dispatch_id", "id",
+              postgresql_where=text(DISPATCH_EVENT_SQL), sqlite_where=text(DISPATCH_EVENT_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -64,7 +67,8 @@ class ScanEvent(db.Model):
     # trigger-kept counts included, migration 0011) go by it; "undo last" goes by arrival.
     made_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=_made_at_default)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(16))
+    # Wide enough for the dispatch actions (dispatch_cancelled, DESIGN 8.2; migration 0013).
+    action: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(8))
     result: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(64))
@@ -76,6 +80,9 @@ class ScanEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(500))
     scan_id: Mapped[str | None] = mapped_column(String(64))
     station: Mapped[str | None] = mapped_column(String(64))
+    # The dispatch an event belongs to (loads, unloads, dispatching, reopening, cancelling,
+    # returns): the dispatch's timeline is its events, and a parent's shows them too.
+    dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
 
 
 class AuditEvent(db.Model):

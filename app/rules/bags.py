@@ -60,7 +60,8 @@ class CodeRules:
 @dataclass(slots=True)
 class BagState:
     """A bag as the rules need it. `parent` is a child's parent code; `capacity` and
-    `count` are a parent's."""
+    `count` are a parent's; `dispatch` is the live dispatch a parent is on (read by the
+    service only where a rule asks: reopen, undo, unlink, move, delete)."""
 
     code: str
     kind: str
@@ -68,6 +69,7 @@ class BagState:
     parent: str | None = None
     capacity: int | None = None
     count: int | None = None
+    dispatch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,15 @@ class LinkRecord:
     result: str
     at: datetime | None
     seq: int
+
+
+def parent_on_dispatch(parent: BagState | None, what: str) -> None:
+    """While a parent is on a dispatch (DESIGN 8.2) it cannot be reopened and its children
+    cannot change: refused with parent_on_dispatch, naming the dispatch."""
+    if parent is not None and parent.dispatch is not None:
+        raise Refusal("parent_on_dispatch", f"{parent.code} is on dispatch {parent.dispatch}: "
+                                            f"{what}. Unload it from that dispatch first.",
+                      dispatch=parent.dispatch)
 
 
 # --- codes ---------------------------------------------------------------------------------
@@ -214,6 +225,7 @@ def finish(parent: BagState, force: bool) -> str:
 def reopen(actor: Actor, parent: BagState) -> str:
     if not actor.is_supervisor:
         raise Refusal("forbidden", "Only a supervisor can reopen a parent. Ask one.")
+    parent_on_dispatch(parent, "it cannot be reopened")
     if parent.status == OPEN:
         raise Refusal("parent_open", f"{parent.code} is already open.")
     return REOPEN
@@ -235,6 +247,7 @@ def undo(actor: Actor, code: str, child: BagState | None, named_parent: str | No
         raise Refusal("child_in_other_parent", f"{code} is not in {named_parent}: it is in "
                                                f"{child.parent}. Nothing was undone.",
                       other_parent=child.parent)
+    parent_on_dispatch(parent, "its bags cannot be taken out")
     if actor.is_supervisor:
         return UNLINK
     if parent is not None and parent.status != OPEN:
@@ -256,6 +269,7 @@ def undo_last(actor: Actor, parent: BagState, links: dict[str, LinkRecord]) -> s
     """"Undo last" at the station: the last scan this user sent into this parent whose bag is
     still there as that scan put it (`links`: each child in the parent, with the event that
     put it in). Answers the child's code."""
+    parent_on_dispatch(parent, "its bags cannot be taken out")
     if not actor.is_supervisor and parent.status != OPEN:
         raise Refusal("parent_complete", f"{parent.code} is complete; only a supervisor can "
                                          "take bags out of it.")
@@ -297,15 +311,18 @@ def _child_to_correct(code: str, bag: BagState | None) -> BagState:
     return bag
 
 
-def unlink(code: str, child: BagState | None) -> str:
+def unlink(code: str, child: BagState | None, parent: BagState | None = None) -> str:
     child = _child_to_correct(code, child)
     if child.parent is None:
         raise Refusal("not_linked", f"{code} is not in any parent; there is nothing to unlink.")
+    parent_on_dispatch(parent, "its bags cannot be taken out")
     return UNLINK
 
 
-def move(code: str, child: BagState | None, target_code: str, target: BagState | None) -> str:
+def move(code: str, child: BagState | None, target_code: str, target: BagState | None,
+         source: BagState | None = None) -> str:
     child = _child_to_correct(code, child)
+    parent_on_dispatch(source, "its bags cannot be moved out")
     if target is None or target.kind != PARENT:
         raise Refusal("parent_not_found", f"There is no parent {target_code}. Check the "
                                           "parent's code.")
@@ -328,7 +345,10 @@ def parent_to_correct(code: str, bag: BagState | None) -> BagState:
     return bag
 
 
-def delete(code: str, bag: BagState | None) -> str:
+def delete(code: str, bag: BagState | None, parent: BagState | None = None) -> str:
+    """`parent`: a child's parent, or the parent itself."""
+    parent_on_dispatch(parent, "its bags cannot be deleted" if bag is not None
+                       and bag.kind == CHILD else "it cannot be deleted")
     if _existing(code, bag).kind == PARENT and bag.count:
         raise Refusal("has_children", f"{code} still holds {bag.count} bags. Move or unlink "
                                       "them first, then delete it.")

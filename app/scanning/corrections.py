@@ -69,6 +69,7 @@ def unlink_child(actor: User, raw_code: object, raw_reason: object) -> Correctio
             break
     else:
         raise _changed_meanwhile(code)
+    rules.unlink(code, store.state_of(child, parent.code), store.state_of(parent, dispatch=True))
     before = snapshot(child, parent.code)
     child.parent_id, child.status, child.linked_at = None, UNLINKED, None
     db.session.flush()
@@ -97,7 +98,8 @@ def move_child(actor: User, raw_code: object, raw_target: object,
     else:
         raise _changed_meanwhile(code)
     db.session.refresh(target)
-    rules.move(code, store.state_of(child, source_code), target_code, store.state_of(target))
+    rules.move(code, store.state_of(child, source_code), target_code, store.state_of(target),
+               store.state_of(source, dispatch=True))
     before = snapshot(child, source.code if source else None)
     moved = db.session.execute(
         update(Bag).where(Bag.id == child.id, Bag.parent_id.is_not_distinct_from(
@@ -164,7 +166,7 @@ def delete_bag(actor: User, raw_code: object, raw_reason: object) -> Correction:
             break
     else:
         raise _changed_meanwhile(code)
-    rules.delete(code, store.state_of(bag, parent_code))
+    rules.delete(code, store.state_of(bag, parent_code), store.state_of(parent, dispatch=True))
     before = snapshot(bag, parent_code)
     in_parent = parent if bag.kind == CHILD else None
     deleted = db.session.execute(

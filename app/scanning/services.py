@@ -339,7 +339,7 @@ def reopen_parent(user: User, raw_code: object, *, station: object = None,
     action = "reopen"
     parent = _locked_parent(raw_code, action)
     with refusing(action, parent.code, parent):
-        rules.reopen(store.actor(user), store.state_of(parent))
+        rules.reopen(store.actor(user), store.state_of(parent, dispatch=True))
     parent.status = OPEN
     db.session.flush()
     store.record(user, action, "reopened", parent.code, bag_id=parent.id, parent_id=parent.id,
@@ -364,11 +364,11 @@ def undo_scan(user: User, *, raw_parent: object = None, raw_code: object = None,
         last = store.last_links(parent.id, [child.id]).get(code) if parent and child else None
         with refusing(action, code, parent, child):
             rules.undo(store.actor(user), code, store.state_of(child, parent and parent.code),
-                       named_parent, store.state_of(parent), last)
+                       named_parent, store.state_of(parent, dispatch=True), last)
     elif named_parent is not None:
         parent = _locked_parent(named_parent, action)
         with refusing(action, parent.code, parent):
-            code = rules.undo_last(store.actor(user), store.state_of(parent),
+            code = rules.undo_last(store.actor(user), store.state_of(parent, dispatch=True),
                                    store.last_links(parent.id))
         child, _ = store.bag_with_parent_code(code)
     else:

@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import ACCEPTED, PARENT, Bag, ScanEvent, User
+from app.models import ACCEPTED, PARENT, Bag, Dispatch, DispatchItem, ScanEvent, User
+from app.models.dispatch import ITEM_LOADED
 from app.models.types import utcnow
 from app.rules import bags as rules
 
@@ -38,11 +39,23 @@ def actor(user: User) -> rules.Actor:
     return rules.Actor(user.id, user.role)
 
 
-def state_of(bag: Bag | None, parent_code: str | None = None) -> rules.BagState | None:
+def state_of(bag: Bag | None, parent_code: str | None = None, *,
+             dispatch: bool = False) -> rules.BagState | None:
+    """The bag's state for the rule book; with `dispatch`, a parent's live dispatch too (read
+    it under the parent's lock: loading a parent locks it as well)."""
     if bag is None:
         return None
     return rules.BagState(bag.code, bag.kind, bag.status, parent_code, bag.capacity,
-                          bag.child_count)
+                          bag.child_count,
+                          live_dispatch_code(bag.id) if dispatch and bag.kind == PARENT
+                          else None)
+
+
+def live_dispatch_code(parent_id: int) -> str | None:
+    """The code of the dispatch a parent is on now (at most one: a partial unique index)."""
+    return db.session.scalar(
+        select(Dispatch.code).join(DispatchItem, DispatchItem.dispatch_id == Dispatch.id)
+        .where(DispatchItem.parent_id == parent_id, DispatchItem.state == ITEM_LOADED))
 
 
 def sql():
@@ -171,7 +184,7 @@ def record(user: User, action: str, result: str, code: str, *, outcome: str = AC
            bag_id: int | None = None, parent_id: int | None = None,
            parent_code: str | None = None, reason: str | None = None,
            scan_id: str | None = None, station: str | None = None,
-           scanned_at: datetime | None = None) -> None:
+           scanned_at: datetime | None = None, dispatch_id: int | None = None) -> None:
     """Append a scan event (Core, in the session's transaction). The parent's code is kept
     with it, so the history names the parent even after the parent is deleted; the time the
     scan was made is the client's `scanned_at` (already range-checked) or its arrival."""
@@ -180,4 +193,4 @@ def record(user: User, action: str, result: str, code: str, *, outcome: str = AC
         created_at=now, made_at=scanned_at or now, user_id=user.id, action=action, outcome=outcome, result=result,
         code=code[:64], bag_id=bag_id, parent_id=parent_id, parent_code=parent_code,
         reason=reason[:MAX_REASON_LENGTH] if reason else None, scan_id=scan_id,
-        station=station, client_scanned_at=scanned_at))
+        station=station, client_scanned_at=scanned_at, dispatch_id=dispatch_id))

@@ -1,0 +1,240 @@
+"""The rule book of dispatches (DESIGN.md 8.2, 8.7): loading, unloading, dispatching,
+reopening, cancelling and returns. Like app/rules/bags.py, each function takes the states
+involved (read by the service under its locks) and answers what to do, or raises Refusal
+with the contract's code and a message a loader understands. No I/O: app/dispatch/services.py
+locks, writes and records what these answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.rules.bags import COMPLETE, PARENT, Actor, BagState, Refusal, clean_reason
+from app.rules.codes import CodeError, normalise_code
+
+LOADING, DISPATCHED, CANCELLED = "loading", "dispatched", "cancelled"
+MIN_EXPECTED, MAX_EXPECTED = 1, 500
+DISPATCH_CODE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,31}$", re.ASCII)
+VEHICLE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{2,19}$", re.ASCII)
+TEXT_LIMITS = {"destination": 120, "driver": 120, "transporter": 120, "reference": 64}
+
+# What the functions below answer: the service does exactly this.
+LOAD, ALREADY_LOADED, REPLAYED = "load", "already_loaded", "replayed"
+UNLOAD, DISPATCH, REOPEN, CANCEL, RETURN = "unload", "dispatch", "reopen", "cancel", "return"
+
+
+@dataclass(slots=True)
+class DispatchState:
+    """A dispatch as the rules need it: `loaded` counts the parents on it now."""
+
+    code: str
+    status: str
+    expected: int
+    loaded: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewDispatch:
+    code: str | None
+    destination: str
+    vehicle_number: str
+    expected_parents: int
+    driver: str | None
+    transporter: str | None
+    reference: str | None
+
+
+def _invalid(field: str, message: str) -> Refusal:
+    return Refusal("invalid_input", message, field=field)
+
+
+# --- codes ---------------------------------------------------------------------------------
+
+def dispatch_code(raw: object) -> str:
+    """A dispatch code as scanned from the bill or typed: normalised like a bag code."""
+    try:
+        code = normalise_code(raw)
+    except CodeError as exc:
+        raise _invalid("code", f"The dispatch code was not accepted. {exc}") from None
+    if not DISPATCH_CODE.match(code):
+        raise _invalid("code", f"{code[:40]} is not a dispatch code: 3 to 32 letters, digits, "
+                               "/ or -, starting with a letter or digit (like D000123).")
+    return code
+
+
+def _text(body: dict, name: str, *, required: bool = False) -> str | None:
+    raw = body.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise _invalid(name, f"Fill in the {name.replace('_', ' ')}.")
+        return None
+    if not isinstance(raw, str):
+        raise _invalid(name, f"The {name.replace('_', ' ')} must be text.")
+    value = " ".join(raw.split())
+    if len(value) > TEXT_LIMITS[name] or not value.isprintable():
+        raise _invalid(name, f"The {name.replace('_', ' ')} must be plain text of at most "
+                             f"{TEXT_LIMITS[name]} characters.")
+    return value
+
+
+def vehicle_number(raw: object) -> str:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise _invalid("vehicle_number", "Fill in the vehicle number (as on its plate).")
+    try:
+        value = normalise_code(raw)
+    except CodeError:
+        raise _invalid("vehicle_number", "The vehicle number must be text, as on its "
+                                         "plate.") from None
+    value = " ".join(value.split())
+    if not VEHICLE_NUMBER.match(value):
+        raise _invalid("vehicle_number", "The vehicle number must be 3 to 20 letters, digits, "
+                                         "spaces or dashes, as on its plate (like MH12AB1234).")
+    return value
+
+
+def expected_parents(raw: object) -> int:
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if not isinstance(raw, int) or isinstance(raw, bool) or not (
+            MIN_EXPECTED <= raw <= MAX_EXPECTED):
+        raise _invalid("expected_parents", f"Expected parents must be a whole number from "
+                                           f"{MIN_EXPECTED} to {MAX_EXPECTED}.")
+    return raw
+
+
+def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
+    """A new dispatch's fields, checked and cleaned (DESIGN 8.2); the code may be left out
+    (the service makes one)."""
+    if not actor.is_supervisor:
+        raise Refusal("forbidden", "Only a supervisor can open a dispatch. Ask one.")
+    code = body.get("code")
+    return NewDispatch(
+        code=None if code is None or code == "" else dispatch_code(code),
+        destination=_text(body, "destination", required=True),
+        vehicle_number=vehicle_number(body.get("vehicle_number")),
+        expected_parents=expected_parents(body.get("expected_parents")),
+        driver=_text(body, "driver"), transporter=_text(body, "transporter"),
+        reference=_text(body, "reference"))
+
+
+def dispatch_exists(code: str) -> Refusal:
+    return Refusal("dispatch_exists", f"There is already a dispatch {code}. Use another code, "
+                                      "or leave it empty to have one made.", dispatch=code)
+
+
+def not_found(code: str) -> Refusal:
+    return Refusal("dispatch_not_found", f"There is no dispatch {code}. Check the bill's code.")
+
+
+# --- loading and unloading ---------------------------------------------------------------------
+
+def _must_be_loading(dispatch: DispatchState) -> None:
+    if dispatch.status != LOADING:
+        raise Refusal("dispatch_not_loading", f"Dispatch {dispatch.code} is {dispatch.status}: "
+                                              "nothing can be loaded or unloaded. Ask a "
+                                              "supervisor to reopen it.",
+                      dispatch=dispatch.code, status=dispatch.status)
+
+
+def replay(previous_dispatch: str | None, previous_code: str, dispatch_code_: str,
+           code: str) -> str:
+    """A load whose scan_id this user sent before: the same load again is REPLAYED; the id
+    reused for another load is refused (never 'replayed', which would drop it silently)."""
+    if previous_dispatch == dispatch_code_ and previous_code == code:
+        return REPLAYED
+    raise Refusal("scan_id_reused", f"This scan's id was already used for {previous_code}; "
+                                    f"{code} was not loaded. Scan it again.",
+                  previous={"dispatch": previous_dispatch, "code": previous_code})
+
+
+def load(dispatch: DispatchState, code: str, parent: BagState | None,
+         on_dispatch: str | None) -> str:
+    """A parent scanned onto a dispatch. `on_dispatch`: the live dispatch it is on now."""
+    _must_be_loading(dispatch)
+    if parent is None:
+        raise Refusal("parent_not_found", f"There is no parent {code}. Check the label.")
+    if parent.kind != PARENT:
+        where = f" in {parent.parent}" if parent.parent else ""
+        raise Refusal("code_is_child", f"{code} is a child bag{where}, not a parent. Scan the "
+                                       "parent's label.", parent=parent.parent)
+    if on_dispatch == dispatch.code:
+        return ALREADY_LOADED
+    if on_dispatch is not None:
+        raise Refusal("parent_on_other_dispatch", f"{code} is already on dispatch "
+                                                  f"{on_dispatch}. Put it aside and tell a "
+                                                  "supervisor.", other_dispatch=on_dispatch)
+    if parent.status != COMPLETE:
+        raise Refusal("parent_not_complete", f"{code} is not complete ({parent.count} / "
+                                             f"{parent.capacity}). Finish it at the station "
+                                             "before loading it.")
+    if dispatch.loaded >= dispatch.expected:
+        raise Refusal("dispatch_full", f"Dispatch {dispatch.code} already has all "
+                                       f"{dispatch.expected} parents it expects. Put {code} "
+                                       "aside.")
+    return LOAD
+
+
+def unload(dispatch: DispatchState, code: str, parent: BagState | None,
+           on_dispatch: str | None) -> str:
+    _must_be_loading(dispatch)
+    if parent is None or parent.kind != PARENT or on_dispatch != dispatch.code:
+        raise Refusal("parent_not_on_dispatch", f"{code} is not on dispatch {dispatch.code}; "
+                                                "there is nothing to unload.")
+    return UNLOAD
+
+
+# --- the dispatch as a whole -------------------------------------------------------------------
+
+def _require_supervisor(actor: Actor, what: str) -> None:
+    if not actor.is_supervisor:
+        raise Refusal("forbidden", f"Only a supervisor can {what} a dispatch. Ask one.")
+
+
+def dispatch(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str | None]:
+    """Close the bill: DISPATCH, with the reason why it is short (or None)."""
+    _require_supervisor(actor, "dispatch")
+    _must_be_loading(state)
+    if state.loaded == 0:
+        raise Refusal("dispatch_empty", f"Dispatch {state.code} has no parents loaded. Load "
+                                        "them first.")
+    given = raw_reason not in (None, "")
+    if state.loaded < state.expected:
+        if not given:
+            raise Refusal("under_expected", f"Dispatch {state.code} has {state.loaded} of "
+                                            f"{state.expected} parents. Say why it leaves "
+                                            "short, or load the rest.",
+                          loaded=state.loaded, expected=state.expected)
+        return DISPATCH, clean_reason(raw_reason)
+    return DISPATCH, clean_reason(raw_reason) if given else None
+
+
+def reopen(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str]:
+    _require_supervisor(actor, "reopen")
+    reason = clean_reason(raw_reason)
+    if state.status != DISPATCHED:
+        raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
+                                                 "only a dispatched one can be reopened.",
+                      status=state.status)
+    return REOPEN, reason
+
+
+def cancel(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str]:
+    _require_supervisor(actor, "cancel")
+    reason = clean_reason(raw_reason)
+    _must_be_loading(state)
+    return CANCEL, reason
+
+
+def return_parent(actor: Actor, state: DispatchState, code: str, parent: BagState | None,
+                  on_dispatch: str | None, raw_reason: object) -> tuple[str, str]:
+    """A parent that came back: it leaves the dispatch and is back in the warehouse."""
+    _require_supervisor(actor, "take returns on")
+    reason = clean_reason(raw_reason)
+    if state.status != DISPATCHED:
+        raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
+                                                 "returns are taken after it is dispatched.",
+                      status=state.status)
+    if parent is None or parent.kind != PARENT or on_dispatch != state.code:
+        raise Refusal("parent_not_on_dispatch", f"{code} is not on dispatch {state.code}.")
+    return RETURN, reason
