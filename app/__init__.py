@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
+    from app.dispatch_docs.routes import bp as dispatch_docs_bp
 
     from app.display import register as register_display
 
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(dispatch_docs_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -127,6 +127,7 @@ def build_world(make_user, app) -> World:
     run_scan(scanning.scan_child, staff, "SB00005", "0055555")
     run_scan(scanning.undo_scan, staff, raw_parent="SB00005")
 
+    _world_dispatch(supervisor)
     job = async_handler.enqueue("verify_bags", {}, supervisor)
     record = imports.store_upload(supervisor, "bags.csv", SMALL_CSV)
     db.session.commit()
@@ -137,6 +138,16 @@ def build_world(make_user, app) -> World:
     db.session.expire_all()
     db.session.rollback()
     return world
+
+
+def _world_dispatch(supervisor) -> None:
+    """An empty dispatch DOCS/01 (a code with a slash) for the dispatch documents' rows."""
+    from app.dispatch import services as dispatching
+    from app.unit_of_work import run
+
+    run(dispatching.create_dispatch, supervisor, {
+        "code": "DOCS/01", "destination": "Pune depot", "vehicle_number": "MH12AB1234",
+        "expected_parents": 2})
 
 
 # --- snapshots ------------------------------------------------------------------------------

@@ -147,6 +147,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/imports/<int:import_id>/confirm", "POST"): supervisor_page(
         "/imports/{import_id}/confirm", 302),
     ("/api/v1/imports/<int:import_id>", "GET"): supervisor_api("/api/v1/imports/{import_id}"),
+    # --- dispatch documents (the world's dispatch DOCS/01: a code with a slash) -----------
+    ("/dispatches/<path:code>/manifest.pdf", "GET"): everyone_page(
+        "/dispatches/DOCS/01/manifest.pdf", note="staff and above read dispatches"),
+    ("/dispatches.csv", "GET"): everyone_page("/dispatches.csv"),
+    ("/dispatches.xlsx", "GET"): everyone_page("/dispatches.xlsx"),
+    ("/dispatches/<path:code>/parents.csv", "GET"): everyone_page(
+        "/dispatches/DOCS/01/parents.csv"),
+    ("/dispatches/<path:code>/parents.xlsx", "GET"): everyone_page(
+        "/dispatches/DOCS/01/parents.xlsx"),
     # --- users and audit (admin) ------------------------------------------------------------
     ("/users", "GET"): admin_page("/users?role=staff"),
     ("/users/new", "GET"): admin_page("/users/new"),
