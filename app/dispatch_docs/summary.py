@@ -276,7 +276,7 @@ def send_claimed(claim: Claim, now: datetime) -> str:
                         claim.attempt, exc)
         else:
             log.exception("dispatch summary for %s failed (try %d)", claim.day, claim.attempt)
-        retry_at = utcnow() + timedelta(seconds=current_app.config[
+        retry_at = now + timedelta(seconds=current_app.config[
             "DISPATCH_SUMMARY_RETRY_SECONDS"])
         finish(claim, RETRY, error=f"{exc.__class__.__name__}: {exc}"[:2000],
                retry_at=retry_at)
