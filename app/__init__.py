@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.dashboard.routes import bp as dashboard_bp
+    from app.dispatch.routes import bp as dispatch_bp
     from app.health.routes import bp as health_bp
     from app.jobs.routes import bp as jobs_bp
     from app.lookup.routes import bp as lookup_bp
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(dispatch_bp)
     app.register_blueprint(dispatch_docs_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

@@ -126,8 +126,8 @@ def build_world(make_user, app) -> World:
     run_scan(scanning.scan_parent, staff, "SB00005")
     run_scan(scanning.scan_child, staff, "SB00005", "0055555")
     run_scan(scanning.undo_scan, staff, raw_parent="SB00005")
+    build_dispatches(staff, supervisor)
 
-    _world_dispatch(supervisor)
     job = async_handler.enqueue("verify_bags", {}, supervisor)
     record = imports.store_upload(supervisor, "bags.csv", SMALL_CSV)
     db.session.commit()
@@ -140,14 +140,23 @@ def build_world(make_user, app) -> World:
     return world
 
 
-def _world_dispatch(supervisor) -> None:
-    """An empty dispatch DOCS/01 (a code with a slash) for the dispatch documents' rows."""
+def build_dispatches(staff, supervisor) -> None:
+    """Complete parents SB00006, SB00007 and SB00008 (one child each); dispatch D000001
+    loading (SB00006 on it, 2 expected) and D000002 dispatched (SB00007 on it)."""
     from app.dispatch import services as dispatching
     from app.unit_of_work import run
 
-    run(dispatching.create_dispatch, supervisor, {
-        "code": "DOCS/01", "destination": "Pune depot", "vehicle_number": "MH12AB1234",
-        "expected_parents": 2})
+    for number in (6, 7, 8):
+        run_scan(scanning.scan_parent, staff, f"SB0000{number}")
+        run_scan(scanning.scan_child, staff, f"SB0000{number}", f"00{number}{number}666")
+        run_scan(scanning.complete_parent, staff, f"SB0000{number}", force=True)
+    for code, expected in (("D000001", 2), ("D000002", 1)):
+        run(dispatching.create_dispatch, supervisor, {
+            "code": code, "destination": "Nagpur depot", "vehicle_number": "MH12AB1234",
+            "expected_parents": expected})
+    run(dispatching.load_parent, staff, "D000001", "SB00006")
+    run(dispatching.load_parent, staff, "D000002", "SB00007")
+    run(dispatching.dispatch_out, supervisor, "D000002")
 
 
 # --- snapshots ------------------------------------------------------------------------------

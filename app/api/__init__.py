@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import bags, dashboard, imports, jobs, scans, session, users  # noqa: E402,F401  (register their routes on bp)
+from app.api import bags, dashboard, dispatches, imports, jobs, scans, session, users  # noqa: E402,F401  (register their routes on bp)

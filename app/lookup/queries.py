@@ -13,14 +13,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, any_, bindparam, false, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, any_, bindparam, false, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from app import cursors, timeparse
 from app.domain import DomainError
+from app.dispatch.services import dispatch_of_bag
 from app.extensions import db
-from app.models import ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag, ScanEvent, User
+from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
+                        DispatchItem, ScanEvent, User)
 from app.rules.bags import INTO_PARENT
 from app.rules.codes import CodeError, normalise_code
 
@@ -282,6 +284,7 @@ def trace_bag(raw_code: object) -> dict:
                     children=_children(bag, events))
     else:
         data["linked_at"] = bag.linked_at
+    data["dispatch"] = dispatch_of_bag(bag)  # DESIGN 8.7: a child names its parent's
     return data
 
 
@@ -299,7 +302,12 @@ def timeline(bag: Bag) -> list[dict]:
     it differs from the time made by more than a minute, else None."""
     condition = ScanEvent.bag_id == bag.id
     if bag.kind == PARENT:
-        condition = or_(condition, ScanEvent.parent_id == bag.id)
+        # ... and the events of each dispatch it was on that concern no one parent
+        # (dispatched, reopened, cancelled: DESIGN 8.2).
+        its_dispatches = select(DispatchItem.dispatch_id).where(DispatchItem.parent_id == bag.id)
+        condition = or_(condition, ScanEvent.parent_id == bag.id,
+                        and_(ScanEvent.dispatch_id.in_(its_dispatches),
+                             ScanEvent.bag_id.is_(None)))
     made = func.coalesce(ScanEvent.made_at, ScanEvent.created_at)
     # The parent's code as the event kept it: a deleted parent is still named.
     rows = db.session.execute(

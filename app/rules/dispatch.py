@@ -134,7 +134,7 @@ def _must_be_loading(dispatch: DispatchState) -> None:
         raise Refusal("dispatch_not_loading", f"Dispatch {dispatch.code} is {dispatch.status}: "
                                               "nothing can be loaded or unloaded. Ask a "
                                               "supervisor to reopen it.",
-                      dispatch=dispatch.code, status=dispatch.status)
+                      dispatch=dispatch.code, dispatch_status=dispatch.status)
 
 
 def replay(previous_dispatch: str | None, previous_code: str, dispatch_code_: str,
@@ -215,7 +215,7 @@ def reopen(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str,
     if state.status != DISPATCHED:
         raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
                                                  "only a dispatched one can be reopened.",
-                      status=state.status)
+                      dispatch_status=state.status)
     return REOPEN, reason
 
 
@@ -234,7 +234,7 @@ def return_parent(actor: Actor, state: DispatchState, code: str, parent: BagStat
     if state.status != DISPATCHED:
         raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
                                                  "returns are taken after it is dispatched.",
-                      status=state.status)
+                      dispatch_status=state.status)
     if parent is None or parent.kind != PARENT or on_dispatch != state.code:
         raise Refusal("parent_not_on_dispatch", f"{code} is not on dispatch {state.code}.")
     return RETURN, reason

@@ -127,6 +127,42 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                              json={"reason": "short fill"}),
     ("/api/v1/bags/<code>/reopen", "POST"): supervisor_api("/api/v1/bags/SB00003/reopen",
                                                            json={"reason": "one more bag"}),
+    # --- dispatches (the world: D000001 loading with SB00006, D000002 dispatched with
+    # SB00007; SB00008 complete and on none) --------------------------------------------
+    ("/api/v1/dispatches", "POST"): supervisor_api("/api/v1/dispatches", 201, json={
+        "destination": "Pune", "vehicle_number": "MH12AB1234", "expected_parents": 2}),
+    ("/api/v1/dispatches", "GET"): everyone_api("/api/v1/dispatches?status=loading"),
+    ("/api/v1/dispatches/<path:code>", "GET"): everyone_api("/api/v1/dispatches/D000001"),
+    ("/api/v1/dispatches/<path:code>/parents", "POST"): everyone_api(
+        "/api/v1/dispatches/D000001/parents", 201, json={"code": "SB00008"}),
+    ("/api/v1/dispatches/<path:code>/unload", "POST"): everyone_api(
+        "/api/v1/dispatches/D000001/unload", json={"code": "SB00006"}),
+    ("/api/v1/dispatches/<path:code>/dispatch", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000001/dispatch", json={"reason": "one parent not ready"}),
+    ("/api/v1/dispatches/<path:code>/reopen", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/reopen", json={"reason": "wrong truck"}),
+    ("/api/v1/dispatches/<path:code>/cancel", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000001/cancel", json={"reason": "truck broke down"}),
+    ("/api/v1/dispatches/<path:code>/returns", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/returns", json={"parent": "SB00007", "reason": "torn"}),
+    ("/dispatches", "GET"): everyone_page("/dispatches?status=loading&q=D0"),
+    ("/dispatches/new", "GET"): supervisor_page("/dispatches/new"),
+    ("/dispatches/new", "POST"): supervisor_page("/dispatches/new", 303, form={
+        "vehicle_number": "MH12AB1234", "destination": "Pune", "expected_parents": "2"}),
+    ("/dispatches/<path:code>", "GET"): everyone_page("/dispatches/D000001"),
+    ("/dispatches/<path:code>/load", "POST"): everyone_page(
+        "/dispatches/D000001/load", 302, form={"load-code": "SB00008"}),
+    ("/dispatches/<path:code>/unload", "POST"): everyone_page(
+        "/dispatches/D000001/unload", 302, form={"unload-code": "SB00006"}),
+    ("/dispatches/<path:code>/dispatch", "POST"): supervisor_page(
+        "/dispatches/D000001/dispatch", 302, form={"send-reason": "one parent not ready"}),
+    ("/dispatches/<path:code>/reopen", "POST"): supervisor_page(
+        "/dispatches/D000002/reopen", 302, form={"reopen-reason": "wrong truck"}),
+    ("/dispatches/<path:code>/cancel", "POST"): supervisor_page(
+        "/dispatches/D000001/cancel", 302, form={"cancel-reason": "truck broke down"}),
+    ("/dispatches/<path:code>/returns", "POST"): supervisor_page(
+        "/dispatches/D000002/returns", 302, form={"returns-parent": "SB00007",
+                                                  "returns-reason": "torn sack"}),
     # --- dashboard ----------------------------------------------------------------------------
     ("/dashboard", "GET"): supervisor_page("/dashboard"),
     ("/api/v1/dashboard/stats", "GET"): supervisor_api("/api/v1/dashboard/stats"),
@@ -147,15 +183,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/imports/<int:import_id>/confirm", "POST"): supervisor_page(
         "/imports/{import_id}/confirm", 302),
     ("/api/v1/imports/<int:import_id>", "GET"): supervisor_api("/api/v1/imports/{import_id}"),
-    # --- dispatch documents (the world's dispatch DOCS/01: a code with a slash) -----------
+    # --- dispatch documents (the world's D000001 loading, D000002 dispatched) -------------
     ("/dispatches/<path:code>/manifest.pdf", "GET"): everyone_page(
-        "/dispatches/DOCS/01/manifest.pdf", note="staff and above read dispatches"),
+        "/dispatches/D000002/manifest.pdf", note="staff and above read dispatches"),
     ("/dispatches.csv", "GET"): everyone_page("/dispatches.csv"),
     ("/dispatches.xlsx", "GET"): everyone_page("/dispatches.xlsx"),
     ("/dispatches/<path:code>/parents.csv", "GET"): everyone_page(
-        "/dispatches/DOCS/01/parents.csv"),
+        "/dispatches/D000001/parents.csv"),
     ("/dispatches/<path:code>/parents.xlsx", "GET"): everyone_page(
-        "/dispatches/DOCS/01/parents.xlsx"),
+        "/dispatches/D000001/parents.xlsx"),
     # --- users and audit (admin) ------------------------------------------------------------
     ("/users", "GET"): admin_page("/users?role=staff"),
     ("/users/new", "GET"): admin_page("/users/new"),

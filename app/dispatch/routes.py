@@ -1,0 +1,150 @@
+"""Dispatch pages (issue 20 item 2): the list, a new dispatch (supervisors), and the loading
+station of one dispatch. The station's script talks to the JSON API; every button here is
+also a plain form (post, redirect, get), so the page works without JavaScript. Each change
+goes through the dispatch service, committed once by the unit of work."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.auth.decorators import role_required
+from app.dispatch import services
+from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
+                                ReopenForm, ReturnForm, SendForm, UnloadForm)
+from app.domain import DomainError
+from app.scanning.commands import COMMANDS
+from app.unit_of_work import run
+
+bp = Blueprint("dispatch", __name__)
+
+SUCCESS = {
+    "created": "Dispatch {dispatch} is open: scan its parents as they are loaded.",
+    "loaded": "{parent} loaded onto {dispatch}.",
+    "already_loaded": "{parent} is already on {dispatch}.",
+    "replayed": "{parent} is already on {dispatch}.",
+    "unloaded": "{parent} was taken off {dispatch}.",
+    "dispatched": "Dispatch {dispatch} has left: it is locked.",
+    "reopened": "Dispatch {dispatch} is open for loading again.",
+    "cancelled": "Dispatch {dispatch} is cancelled; its parents are free again.",
+    "returned": "{parent} is back in the warehouse (returned from {dispatch}).",
+}
+# The station's command barcodes that mean something here (app/scanning/commands.py).
+STATION_COMMANDS = {"finish": "dispatch", "undo": "unload_last", "cancel": "cancel_prompt",
+                    "new_parent": "none", "finish_short": "none"}
+
+
+# --- the list and a new dispatch ----------------------------------------------------------------
+
+@bp.get("/dispatches")
+@login_required
+def list_dispatches():
+    form = DispatchFilterForm(request.args)
+    page, error, args = None, None, {}
+    try:
+        filters = services.parse_filters(request.args)
+        args = filters.args
+        page = services.list_dispatches(filters)
+    except DomainError as exc:
+        error = exc
+    return render_template(
+        "dispatch/list.html", form=form, page=page, error=error, args=args,
+        next_url=url_for("dispatch.list_dispatches", **args, cursor=page.next_cursor)
+        if page and page.next_cursor else None,
+        first_url=url_for("dispatch.list_dispatches", **args)
+        if request.args.get("cursor") else None,
+    ), 422 if error else 200
+
+
+@bp.route("/dispatches/new", methods=["GET", "POST"])
+@role_required("supervisor")
+def new_dispatch():
+    form = NewDispatchForm()
+    error = None
+    if request.method == "POST":
+        body = {name: getattr(form, name).data for name in (
+            "code", "destination", "vehicle_number", "expected_parents", "driver",
+            "transporter", "reference")}
+        try:
+            change = run(services.create_dispatch, current_user, body)
+        except DomainError as exc:
+            error = exc
+            field = exc.details.get("field")
+            if field in form:
+                form[field].errors = [exc.message]
+        else:
+            flash(SUCCESS["created"].format(dispatch=change.dispatch.code), "success")
+            return redirect(url_for("dispatch.show_dispatch", code=change.dispatch.code), 303)
+    return render_template("dispatch/new.html", form=form, error=error), 422 if error else 200
+
+
+# --- one dispatch: the loading station ---------------------------------------------------------
+
+@bp.get("/dispatches/<path:code>")
+@login_required
+def show_dispatch(code):
+    data = services.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
+    if data["code"] != code:
+        return redirect(url_for("dispatch.show_dispatch", code=data["code"]))
+    dispatch = services.find_dispatch(code)
+    commands = {command.code: STATION_COMMANDS[command.action] for command in COMMANDS}
+    return render_template(
+        "dispatch/show.html", dispatch=data, rows=services.parent_rows(dispatch),
+        returned=services.parent_rows(dispatch, "returned"),
+        supervisor=current_user.has_role("supervisor"), commands=commands,
+        parent_pattern=current_app.config["PARENT_CODE_PATTERN"],
+        forms={"load": LoadForm(prefix="load"), "unload": UnloadForm(prefix="unload"),
+               "send": SendForm(prefix="send"), "reopen": ReopenForm(prefix="reopen"),
+               "cancel": CancelForm(prefix="cancel"), "returns": ReturnForm(prefix="returns")})
+
+
+def _change(code: str, service, *args):
+    """Run a change posted by a form, say what happened, and go back to the station."""
+    try:
+        change = run(service, current_user, code, *args)
+    except DomainError as exc:
+        if exc.code == "dispatch_not_found":
+            raise
+        flash(exc.message, "danger")
+        return redirect(url_for("dispatch.show_dispatch", code=code))
+    flash(SUCCESS[change.result].format(
+        dispatch=change.dispatch.code,
+        parent=change.parent.code if change.parent is not None else ""), "success")
+    return redirect(url_for("dispatch.show_dispatch", code=change.dispatch.code))
+
+
+@bp.post("/dispatches/<path:code>/load")
+@login_required
+def load_parent(code):
+    return _change(code, services.load_parent, LoadForm(prefix="load").code.data)
+
+
+@bp.post("/dispatches/<path:code>/unload")
+@login_required
+def unload_parent(code):
+    return _change(code, services.unload_parent, UnloadForm(prefix="unload").code.data)
+
+
+@bp.post("/dispatches/<path:code>/dispatch")
+@role_required("supervisor")
+def send_dispatch(code):
+    return _change(code, services.dispatch_out, SendForm(prefix="send").reason.data)
+
+
+@bp.post("/dispatches/<path:code>/reopen")
+@role_required("supervisor")
+def reopen_dispatch(code):
+    return _change(code, services.reopen_dispatch, ReopenForm(prefix="reopen").reason.data)
+
+
+@bp.post("/dispatches/<path:code>/cancel")
+@role_required("supervisor")
+def cancel_dispatch(code):
+    return _change(code, services.cancel_dispatch, CancelForm(prefix="cancel").reason.data)
+
+
+@bp.post("/dispatches/<path:code>/returns")
+@role_required("supervisor")
+def return_parent(code):
+    form = ReturnForm(prefix="returns")
+    return _change(code, services.return_parent, form.parent.data, form.reason.data)
