@@ -125,3 +125,16 @@ def test_an_unknown_dispatch_exports_nothing_and_says_so(client, login_as, staff
     for suffix in ("csv", "xlsx"):
         response = client.get(f"/dispatches/D404404/parents.{suffix}")
         assert response.status_code == 404
+
+
+def test_the_pages_link_to_the_documents_with_the_list_filters(client, login_as, supervisor):
+    two_dispatches(supervisor)
+    login_as(supervisor)
+
+    listing = client.get("/dispatches?status=loading&q=pune").get_data(as_text=True)
+    assert 'href="/dispatches.csv?status=loading&amp;q=pune"' in listing
+    assert 'href="/dispatches.xlsx?status=loading&amp;q=pune"' in listing
+    page = client.get("/dispatches/D000001").get_data(as_text=True)
+    assert 'href="/dispatches/D000001/manifest.pdf"' in page
+    assert 'href="/dispatches/D000001/parents.csv"' in page
+    assert 'href="/dispatches/D000001/parents.xlsx"' in page
