@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 
 from app.dispatch import services as dispatching
@@ -155,11 +155,13 @@ def summary_message(summary: DaySummary, *, attach: bool) -> EmailMessage:
                             subtype="html")
     if attach:
         codes = [item["code"] for item in summary.dispatched]
-        for dispatch in db.session.scalars(select(Dispatch).where(Dispatch.code.in_(codes))
-                                           .order_by(Dispatch.dispatched_at, Dispatch.id)):
-            message.add_attachment(render_manifest(manifest_of(dispatch)),
-                                   maintype="application", subtype="pdf",
-                                   filename=manifest_filename(dispatch.code))
+        manifests = [manifest_of(dispatch) for dispatch in db.session.scalars(
+            select(Dispatch).where(Dispatch.code.in_(codes))
+            .order_by(Dispatch.dispatched_at, Dispatch.id))]
+        db.session.rollback()  # drawn outside any transaction (SQLite's holds the write lock)
+        for manifest in manifests:
+            message.add_attachment(render_manifest(manifest), maintype="application",
+                                   subtype="pdf", filename=manifest_filename(manifest.code))
     return message
 
 
@@ -234,6 +236,12 @@ def claim_day(day: date, now: datetime, by: str, *, create: bool) -> Claim | Non
             session.commit()  # the unique (kind, day) lets one runner through
         except IntegrityError:
             session.rollback()
+            return None
+        except OperationalError:
+            # The database is busy (SQLite's one writer is another runner claiming): the
+            # next look, a minute later, finds the row or claims it.
+            session.rollback()
+            log.info("dispatch summary for %s: the database is busy; looking again later", day)
             return None
         return Claim(day, 1, by)
     retry_due = row.status == RETRY and row.next_attempt_at <= now

@@ -4,7 +4,7 @@ an outage retried; no SMTP settings: logged, not sent; the CLI."""
 
 from __future__ import annotations
 
-import logging
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -176,15 +176,19 @@ def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(make_app):
 
 
 def test_without_smtp_the_summary_is_logged_not_sent_and_readiness_stays_green(
-        make_app, supervisor, caplog):
+        make_app, supervisor, capsys):
     app = mail_app(make_app, None)
     with app.app_context():
         dispatched(supervisor, "D000001", ["SB00001"])
-        with caplog.at_level(logging.INFO, logger="tracetrack.dispatch_summary"):
-            assert summaries.run_daily_summary() == [(summaries.local_today(), "logged")]
+        capsys.readouterr()
+        assert summaries.run_daily_summary() == [(summaries.local_today(), "logged")]
         assert summaries.run_daily_summary() == []
         assert app.test_client().get("/health/ready").status_code == 200
-    assert "no SMTP_URL is set" in caplog.text and "D000001" in caplog.text
+    # One JSON line on stdout, as the app's other logs, at the default level (INFO).
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+              if "dispatch summary" in line]
+    assert line["level"] == "INFO" and line["logger"] == "tracetrack.dispatch_summary"
+    assert "no SMTP_URL is set" in line["message"] and "D000001" in line["message"]
     assert rows()[0].status == "logged"
 
 
