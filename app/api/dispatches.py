@@ -7,7 +7,8 @@ from flask_login import current_user, login_required
 from app.api import bp
 from app.api.helpers import json_body, json_response, station_field
 from app.auth.decorators import role_required
-from app.dispatch import services
+from app.dispatch import queries, services
+from app.extensions import db
 from app.lookup.queries import jsonable
 from app.ratelimits import scan_limit
 from app.unit_of_work import run
@@ -31,7 +32,7 @@ def create_dispatch():
 @bp.get("/dispatches")
 @login_required
 def list_dispatches():
-    page = services.list_dispatches(services.parse_filters(request.args))
+    page = queries.list_dispatches(queries.parse_filters(request.args))
     return json_response(jsonable({"items": page.items, "next_cursor": page.next_cursor,
                                    "counts": page.counts}))
 
@@ -39,7 +40,7 @@ def list_dispatches():
 @bp.get("/dispatches/<path:code>")
 @login_required
 def show_dispatch(code):
-    return json_response(jsonable(services.read_dispatch(code)))
+    return json_response(jsonable(queries.read_dispatch(code)))
 
 
 @bp.post("/dispatches/<path:code>/parents")
@@ -47,8 +48,16 @@ def show_dispatch(code):
 @scan_limit
 def load_dispatch_parent(code):
     body = json_body(("code", "scan_id", "station"))
+    station = station_field(body)
     return _answer(run(services.load_parent, current_user, code, body.get("code"),
-                       scan_id=body.get("scan_id"), station=station_field(body)))
+                       scan_id=body.get("scan_id"), station=station,
+                       on_refusal=lambda error: _keep_refused_load(code, body, error)))
+
+
+def _keep_refused_load(code, body: dict, error) -> None:
+    services.record_refused_load(current_user, code, body.get("code"), error,
+                                 station=body.get("station"))
+    db.session.commit()
 
 
 @bp.post("/dispatches/<path:code>/unload")

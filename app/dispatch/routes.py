@@ -9,10 +9,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
-from app.dispatch import services
+from app.dispatch import queries, services
 from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
                                 ReopenForm, ReturnForm, SendForm, UnloadForm)
 from app.domain import DomainError
+from app.extensions import db
 from app.scanning.commands import COMMANDS
 from app.unit_of_work import run
 
@@ -42,9 +43,9 @@ def list_dispatches():
     form = DispatchFilterForm(request.args)
     page, error, args = None, None, {}
     try:
-        filters = services.parse_filters(request.args)
+        filters = queries.parse_filters(request.args)
         args = filters.args
-        page = services.list_dispatches(filters)
+        page = queries.list_dispatches(filters)
     except DomainError as exc:
         error = exc
     return render_template(
@@ -83,14 +84,14 @@ def new_dispatch():
 @bp.get("/dispatches/<path:code>")
 @login_required
 def show_dispatch(code):
-    data = services.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
+    data = queries.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
     if data["code"] != code:
         return redirect(url_for("dispatch.show_dispatch", code=data["code"]))
-    dispatch = services.find_dispatch(code)
+    dispatch = queries.find_dispatch(code)
     commands = {command.code: STATION_COMMANDS[command.action] for command in COMMANDS}
     return render_template(
-        "dispatch/show.html", dispatch=data, rows=services.parent_rows(dispatch),
-        returned=services.parent_rows(dispatch, "returned"),
+        "dispatch/show.html", dispatch=data, rows=queries.parent_rows(dispatch),
+        returned=queries.parent_rows(dispatch, "returned"),
         supervisor=current_user.has_role("supervisor"), commands=commands,
         parent_pattern=current_app.config["PARENT_CODE_PATTERN"],
         forms={"load": LoadForm(prefix="load"), "unload": UnloadForm(prefix="unload"),
@@ -98,10 +99,10 @@ def show_dispatch(code):
                "cancel": CancelForm(prefix="cancel"), "returns": ReturnForm(prefix="returns")})
 
 
-def _change(code: str, service, *args):
+def _change(code: str, service, *args, on_refusal=None):
     """Run a change posted by a form, say what happened, and go back to the station."""
     try:
-        change = run(service, current_user, code, *args)
+        change = run(service, current_user, code, *args, on_refusal=on_refusal)
     except DomainError as exc:
         if exc.code == "dispatch_not_found":
             raise
@@ -116,7 +117,13 @@ def _change(code: str, service, *args):
 @bp.post("/dispatches/<path:code>/load")
 @login_required
 def load_parent(code):
-    return _change(code, services.load_parent, LoadForm(prefix="load").code.data)
+    scanned = LoadForm(prefix="load").code.data
+
+    def keep(error) -> None:
+        services.record_refused_load(current_user, code, scanned, error)
+        db.session.commit()
+
+    return _change(code, services.load_parent, scanned, on_refusal=keep)
 
 
 @bp.post("/dispatches/<path:code>/unload")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.dispatch import services as dispatching
+from app.dispatch import queries as dispatching
 from app.dispatch_docs.manifest import Manifest, ManifestParent, ManifestReturn, render_manifest
 from app.models import Dispatch
 from app.models.dispatch import ITEM_RETURNED

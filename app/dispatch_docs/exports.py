@@ -13,7 +13,7 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from app.dispatch import services as dispatching
+from app.dispatch import queries as dispatching
 from app.extensions import db
 from app.lookup.exports import XLSX_MAX_ROWS, TooManyRows, cell
 from app.models import Bag, Dispatch, DispatchItem, User

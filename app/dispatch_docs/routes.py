@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, request, send_file, stream_with_context
 
 from app.auth.decorators import role_required
-from app.dispatch import services as dispatching
+from app.dispatch import queries as dispatching
 from app.dispatch_docs import exports
 from app.dispatch_docs import summary as _summary  # noqa: F401 - registers the daily chore
 from app.dispatch_docs.documents import manifest_filename, manifest_pdf

@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 
-from app.dispatch import services as dispatching
+from app.dispatch import queries as dispatching
 from app.display import exact, local
 from app.dispatch_docs.documents import manifest_filename, manifest_of
 from app.dispatch_docs.manifest import render_manifest

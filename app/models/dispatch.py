@@ -71,6 +71,8 @@ class DispatchItem(db.Model):
         Index("uq_dispatch_items_live_parent", "parent_id", unique=True,
               postgresql_where=text(LIVE_ITEM_SQL), sqlite_where=text(LIVE_ITEM_SQL)),
         Index("ix_dispatch_items_dispatch_id_id", "dispatch_id", "id"),
+        # Every dispatch a parent was ever on (its timeline).
+        Index("ix_dispatch_items_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

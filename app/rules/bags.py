@@ -99,7 +99,8 @@ def parent_on_dispatch(parent: BagState | None, what: str) -> None:
     cannot change: refused with parent_on_dispatch, naming the dispatch."""
     if parent is not None and parent.dispatch is not None:
         raise Refusal("parent_on_dispatch", f"{parent.code} is on dispatch {parent.dispatch}: "
-                                            f"{what}. Unload it from that dispatch first.",
+                                            f"{what}. Take it off that dispatch first "
+                                            "(unload it, or a return once it has left).",
                       dispatch=parent.dispatch)
 
 

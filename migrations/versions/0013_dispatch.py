@@ -235,6 +235,7 @@ def upgrade():
     op.create_index('uq_dispatch_items_live_parent', 'dispatch_items', ['parent_id'],
                     unique=True, postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE))
     op.create_index('ix_dispatch_items_dispatch_id_id', 'dispatch_items', ['dispatch_id', 'id'])
+    op.create_index('ix_dispatch_items_parent_id', 'dispatch_items', ['parent_id'])
 
     if dialect == 'postgresql':
         # A column named in a trigger's UPDATE OF cannot change its type: drop it first.
@@ -275,6 +276,7 @@ def downgrade():
         _sqlite_rebuild(_narrow)
     for statement in _no_update_trigger(dialect, FIXED):
         op.execute(statement)
+    op.drop_index('ix_dispatch_items_parent_id', table_name='dispatch_items')
     op.drop_index('ix_dispatch_items_dispatch_id_id', table_name='dispatch_items')
     op.drop_index('uq_dispatch_items_live_parent', table_name='dispatch_items')
     op.drop_table('dispatch_items')

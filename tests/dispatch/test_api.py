@@ -41,14 +41,15 @@ def parents(supervisor):
 
 
 def refused(client, method, path, status, code, **kwargs):
-    """The request is refused with this status and code, and changes nothing."""
-    before = snapshot()
+    """The request is refused with this status and code, and changes nothing (a refused load
+    is kept as a rejected event, as a refused scan is)."""
+    before = snapshot(ignore_rejected_scans=True)
     response = client.open(path, method=method, **kwargs)
     body = response.get_json()
     assert response.status_code == status, body
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
-    assert_unchanged(before, snapshot())
+    assert_unchanged(before, snapshot(ignore_rejected_scans=True))
     return body["error"]
 
 
@@ -170,6 +171,24 @@ def test_a_parent_on_another_dispatch_is_409_naming_it(parents, staff_client):
 
     assert error["other_dispatch"] == "D000001"
     assert "D000001" in error["message"]
+
+
+def test_a_refused_load_is_kept_in_the_history_as_a_rejected_event(parents, staff_client):
+    from tests.helpers import events_for
+
+    new_dispatch(parents, "D000001")
+    new_dispatch(parents, "D000002")
+    load(parents, "D000001", "SB00001")
+
+    staff_client.post("/api/v1/dispatches/D000002/parents", json={"code": "SB00001",
+                                                                 "station": "dock 2"})
+
+    refused = [e for e in events_for("SB00001") if e.outcome == "rejected"]
+    assert [(e.action, e.result, e.station) for e in refused] == [
+        ("dispatch_load", "parent_on_other_dispatch", "dock 2")]
+    shown = staff_client.get("/api/v1/dispatches/D000002").get_json()["events"]
+    assert [(e["outcome"], e["result"]) for e in shown] == [
+        ("rejected", "parent_on_other_dispatch")]
 
 
 def test_a_full_dispatch_is_409_dispatch_full(parents, staff_client):

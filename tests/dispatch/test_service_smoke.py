@@ -2,6 +2,7 @@
 cover every row of DESIGN 8.2)."""
 
 from app.dispatch import services as dispatching
+from app.dispatch.queries import read_dispatch
 from app.unit_of_work import run
 from tests.dispatch.support import complete_parent, load, new_dispatch
 from tests.helpers import check_invariants
@@ -18,7 +19,7 @@ def test_a_dispatch_loaded_dispatched_and_a_return(supervisor):
     run(dispatching.dispatch_out, supervisor, "D000001")
     run(dispatching.return_parent, supervisor, "D000001", "SB00002", "torn sack")
 
-    data = dispatching.read_dispatch("d000001")
+    data = read_dispatch("d000001")
     assert data["status"] == "dispatched"
     assert data["parents"] == ["SB00001"]
     assert data["returned"] == ["SB00002"]

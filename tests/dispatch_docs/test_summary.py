@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.dispatch import services as dispatching
+from app.dispatch.queries import find_dispatch
 from app.dispatch_docs import summary as summaries
 from app.extensions import db
 from app.jobs.queue import CHORES
@@ -283,7 +284,7 @@ def test_times_in_the_message_are_local(make_app, supervisor):
         app = mail_app(make_app, server.url)
         with app.app_context():
             dispatched(supervisor, "D000001", ["SB00001"])
-            at = dispatching.find_dispatch("D000001").dispatched_at
+            at = find_dispatch("D000001").dispatched_at
             summaries.run_daily_summary()
     local = at.astimezone(ZoneInfo(TZ))
     assert f"{local.day} {local:%b %Y, %H:%M}" in server.inbox.messages[0].get_body(

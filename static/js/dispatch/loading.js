@@ -52,6 +52,7 @@ function start(root) {
   }
 
   function logResult(kind, text) {
+    if (!el.results) { return; }
     const item = document.createElement("li");
     item.className = "list-group-item py-1 result-" + kind;
     const time = document.createElement("span");
