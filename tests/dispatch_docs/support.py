@@ -89,3 +89,20 @@ def dispatched(user, code: str, parents: list[str], *, expected: int | None = No
 
 def attachments(message: EmailMessage) -> dict[str, bytes]:
     return {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+
+
+def look_each_day(database_url: str, settings: dict, moments: list, barrier, results) -> None:
+    """A process of its own (another worker or host): for each moment, wait for the others,
+    then look for the day's summary as a job runner does; put what it did on `results`."""
+    from app import create_app
+    from app.dispatch_docs import summary as summaries
+    from app.extensions import db
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, **settings})
+    with app.app_context():
+        for moment in moments:
+            barrier.wait(timeout=30)
+            for day, outcome in summaries.run_daily_summary(moment):
+                results.put((day.isoformat(), outcome))
+            db.session.remove()
+        db.engine.dispose()

@@ -21,7 +21,8 @@ from app.models import DailySend
 from app.models.types import utcnow
 from app.unit_of_work import run
 from tests.dispatch.support import complete_parent, load, new_dispatch
-from tests.dispatch_docs.support import SmtpServer, attachments, dispatched, free_port
+from tests.dispatch_docs.support import (SmtpServer, attachments, dispatched, free_port,
+                                         look_each_day)
 from tests.helpers import ON_POSTGRES
 
 TZ = "Asia/Kolkata"
@@ -233,6 +234,34 @@ def test_runners_racing_for_the_day_send_it_once(make_app):
             assert [outcome for _day, outcome in outcomes] == ["sent"], (offset, outcomes)
     subjects = [message["Subject"] for message in server.inbox.messages]
     assert len(subjects) == 20 and len(set(subjects)) == 20
+
+
+@pytest.mark.pg_only
+@pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
+def test_processes_racing_for_the_day_send_it_once(database_url):
+    """Three processes (as three workers or hosts), ten days, all looking at the same moment."""
+    import multiprocessing
+
+    zone = ZoneInfo(TZ)
+    moments = [datetime(2026, 10, 1, 18, 2, tzinfo=zone) + timedelta(days=n) for n in range(10)]
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(3), context.Queue()
+    with SmtpServer() as server:
+        settings = {"SMTP_URL": server.url, "DISPATCH_SUMMARY_TO": "boss@example.com",
+                    "APP_TIMEZONE": TZ, "DISPATCH_SUMMARY_AT": "18:00"}
+        processes = [context.Process(target=look_each_day,
+                                     args=(database_url, settings, moments, barrier, results))
+                     for _ in range(3)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert [process.exitcode for process in processes] == [0, 0, 0]
+        outcomes = []
+        while not results.empty():
+            outcomes.append(results.get(timeout=5))
+    assert sorted(outcomes) == [(moment.date().isoformat(), "sent") for moment in moments]
+    assert len(server.inbox.messages) == 10
 
 
 # --- on demand ---------------------------------------------------------------------------
