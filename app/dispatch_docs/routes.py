@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, request, send_file, stream_w
 from app.auth.decorators import role_required
 from app.dispatch import queries as dispatching
 from app.dispatch_docs import exports
-from app.dispatch_docs import summary as _summary  # noqa: F401 - registers the daily chore
+from app.dispatch_docs import summary  # noqa: F401 - registers the daily chore (a job-runner chore)
 from app.dispatch_docs.documents import manifest_filename, manifest_pdf
 from app.errors import error_response
 from app.extensions import db
