@@ -22,7 +22,7 @@ from app.domain import DomainError
 from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
-                        DispatchItem, ScanEvent, User)
+                        Dispatch, DispatchItem, ScanEvent, User)
 from app.rules.bags import INTO_PARENT
 from app.rules.codes import CodeError, normalise_code
 
@@ -314,18 +314,23 @@ def timeline(bag: Bag) -> list[dict]:
     made = func.coalesce(ScanEvent.made_at, ScanEvent.created_at)
     # The parent's code as the event kept it: a deleted parent is still named.
     rows = db.session.execute(
-        select(ScanEvent, User.username, ScanEvent.parent_code)
+        select(ScanEvent, User.username, ScanEvent.parent_code, Dispatch.code)
         .outerjoin(User, User.id == ScanEvent.user_id)
+        .outerjoin(Dispatch, Dispatch.id == ScanEvent.dispatch_id)
         .where(condition)
         .order_by(made, ScanEvent.id)
     ).all()
-    return [{
+    events = [{
         "at": event.made_at or event.created_at, "user": username, "action": event.action,
         "result": event.result, "outcome": event.outcome, "code": event.code,
         "parent": parent_code, "reason": event.reason, "station": event.station,
         "scanned_at": event.client_scanned_at, "received_at": _received(event),
         "bag_id": event.bag_id,
-    } for event, username, parent_code in rows]
+    } for event, username, parent_code, _dispatch in rows]
+    for event, row in zip(events, rows, strict=True):
+        if row[3] is not None:  # a dispatch's event names it (DESIGN 8.2)
+            event["dispatch"] = row[3]
+    return events
 
 
 def _received(event: ScanEvent) -> datetime | None:

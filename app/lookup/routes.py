@@ -100,6 +100,8 @@ def show_bag(code):
 
 def _corrections_for(bag: dict) -> list[str]:
     """The corrections that apply to this bag as it is now (the page offers only those)."""
+    if bag.get("dispatch"):  # on a dispatch (a child: its parent): refused until taken off
+        return []
     if bag["kind"] == "child":
         return (["unlink"] if bag["parent"] else []) + ["move", "delete"]
     return ["complete" if bag["status"] == "open" else "reopen"] + (

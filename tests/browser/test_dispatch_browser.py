@@ -72,7 +72,7 @@ def test_loaded_with_the_scanner_alone_then_dispatched_short_with_a_reason(
     assert page.problems == []
 
 
-def test_the_pages_at_desk_width(live_server, page_for, supervisor):
+def test_the_pages_at_desk_and_phone_width(live_server, page_for, supervisor):
     complete_parent(supervisor, "SB00001", children=3)
     new_dispatch(supervisor, "D000001", expected=40, driver="Ravi", reference="LR-17")
     load(supervisor, "D000001", "SB00001")
@@ -86,6 +86,13 @@ def test_the_pages_at_desk_width(live_server, page_for, supervisor):
                        ("/bags/SB00001", "dispatch-on-bag-page-1366")):
         page.goto(live_server + path)
         screenshot(page, name)
+    phone = page_for(390, 800)
+    log_in_page(phone, live_server, supervisor.username, PASSWORD)
+    for path, name in (("/dispatches", "dispatch-list-390"), ("/dispatches/new", "dispatch-new-390")):
+        phone.goto(live_server + path)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+        screenshot(phone, name)
+    assert phone.problems == []
     page.goto(live_server + "/dispatches/D000001")
     assert page.inner_text("#counter").replace("\n", "") == "1 / 40 parents"
     assert page.inner_text("#totals") == "3 bags, 3 kg of 1,200 kg"

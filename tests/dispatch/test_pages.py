@@ -110,6 +110,9 @@ def test_the_bag_pages_name_the_dispatch(client, login_as, supervisor):
         html = client.get(f"/bags/{code}").get_data(as_text=True)
         assert re.search(r'id="bag-dispatch"><a class="bag-code" href="/dispatches/D000001">'
                          r'D000001</a> <span class="badge dispatch-loading">loading', html)
+        assert 'id="corrections"' not in html  # refused while it is on a dispatch
+    history = client.get("/bags/SB00001").get_data(as_text=True)
+    assert re.search(r'loaded · dispatch <a class="bag-code" href="/dispatches/D000001">', history)
 
 
 def test_a_code_with_a_slash_has_its_page(client, login_as, supervisor):

@@ -157,3 +157,24 @@ def test_a_load_racing_a_supervisors_reopen_of_that_parent(pool, clients):
         seen[load_answer[1]] += 1
         check_dispatch_invariants()
     assert sum(seen.values()) == REPEAT
+
+
+def test_two_supervisors_opening_dispatches_at_once_get_two_codes(pool, app, make_user):
+    bosses = []
+    for name in ("boss1", "boss2"):
+        make_user(name, "supervisor")
+        client = app.test_client()
+        assert log_in(client, name).status_code == 302
+        bosses.append(client)
+    db.session.rollback()
+    body = {"destination": "Pune", "vehicle_number": "MH12AB1234", "expected_parents": 1}
+    made = []
+    for _ in range(REPEAT):
+        answers = race(pool, [(client, "/api/v1/dispatches", body) for client in bosses])
+
+        assert [status for status, _ in answers] == [201, 201], answers
+        codes = {answer["dispatch"]["code"] for _, answer in answers}
+        assert len(codes) == 2
+        made.extend(codes)
+    assert len(set(made)) == 2 * REPEAT
+    assert sorted(made)[-1] == f"D{2 * REPEAT:06d}"
