@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from app.imports.routes import bp as imports_bp
     from app.labels.routes import bp as labels_bp
     from app.tokens.routes import bp as tokens_bp
+    from app.dispatch_docs.routes import bp as dispatch_docs_bp
 
     from app.display import register as register_display
 
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(labels_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(dispatch_bp)
+    app.register_blueprint(dispatch_docs_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)
 

@@ -1,5 +1,5 @@
 """flask --app main users create USERNAME --role ROLE | users ensure-admin | seed-demo |
-seed-bags N | imports purge | jobs work | check-config"""
+seed-bags N | imports purge | jobs work | check-config | dispatch summary"""
 
 from __future__ import annotations
 
@@ -285,9 +285,38 @@ def seed_bags_command(count: int, capacity: int | None, days: float, random_seed
                f"{report.seconds:.1f} s. Child counts checked.")
 
 
+dispatch_cli = AppGroup("dispatch", help="Dispatches (bills of lading).")
+
+
+@dispatch_cli.command("summary")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day (YYYY-MM-DD, in APP_TIMEZONE); default today.")
+@click.option("--show", is_flag=True, help="Print the message instead of sending it.")
+def dispatch_summary_command(day, show: bool):
+    """Send the day's dispatch summary now (or show it). Independent of the daily send at
+    DISPATCH_SUMMARY_AT: that one still goes at its time."""
+    from app.dispatch_docs import summary as summaries
+    from app.mail import MailError
+
+    wanted = day.date() if day else summaries.local_today()
+    summary, message = summaries.summary_for(wanted)
+    why = summaries.not_sent_because()
+    if show or why:
+        click.echo(message.get_body(("plain",)).get_content())
+        if why and not show:
+            click.echo(f"Not sent: {why}.", err=True)
+        return
+    try:
+        summaries.deliver(summary, message)
+    except MailError as exc:
+        raise click.ClickException(f"The summary was not sent: {exc}") from None
+    click.echo(f"Sent the summary of {wanted.isoformat()} to {message['To']}.")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(imports_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(dispatch_cli)
     app.cli.add_command(check_config_command)
     app.cli.add_command(check_invariants_command)
     app.cli.add_command(users_cli)

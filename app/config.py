@@ -98,6 +98,17 @@ def env_timezone(name: str, default: str) -> str:
     return value
 
 
+def env_clock(name: str, default: str) -> str:
+    """A time of day, HH:MM on the 24-hour clock (18:00), answered as written."""
+    value = env_str(name, default)
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and int(hours) < 24 and int(minutes) < 60):
+        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour clock, such as "
+                          f"18:00), got {value!r}.")
+    return f"{int(hours):02d}:{minutes}"
+
+
 def normalise_database_url(url: str) -> str:
     """Pin the PostgreSQL driver: a bare postgresql:// (or Heroku-style postgres://) URL
     would otherwise depend on SQLAlchemy's default driver choice."""
@@ -245,12 +256,36 @@ class BaseConfig:
         self.IMPORT_PARSE_MEMORY_MB = env_int("IMPORT_PARSE_MEMORY_MB", 256, minimum=128)
         self.IMPORT_PARSE_SECONDS = env_int("IMPORT_PARSE_SECONDS", 120, minimum=5)
 
+        self.configure_mail_and_dispatch_summary()
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.REQUEST_LOG = env_bool("REQUEST_LOG", True)
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
 
     def default_database_url(self) -> str:
         raise ConfigError("DATABASE_URL is not set.")
+
+    def configure_mail_and_dispatch_summary(self) -> None:
+        """E-mail (app/mail.py) and the day's dispatch summary (app/dispatch_docs/summary.py).
+        No SMTP_URL: the summary is built and logged, never sent."""
+        self.SMTP_URL = env_str("SMTP_URL")
+        if self.SMTP_URL:
+            from app.mail import MailSettingsError, parse_smtp_url
+
+            try:
+                parse_smtp_url(self.SMTP_URL)
+            except MailSettingsError as exc:
+                raise ConfigError(str(exc)) from None
+        self.MAIL_FROM = env_str("MAIL_FROM", "TraceTrack <tracetrack@localhost>")
+        self.SMTP_TIMEOUT_SECONDS = env_int("SMTP_TIMEOUT_SECONDS", 30, minimum=1)
+        self.DISPATCH_SUMMARY_AT = env_clock("DISPATCH_SUMMARY_AT", "18:00")
+        self.DISPATCH_SUMMARY_TO = env_str("DISPATCH_SUMMARY_TO", "")
+        self.DISPATCH_SUMMARY_ATTACH = env_bool("DISPATCH_SUMMARY_ATTACH", False)
+        # After a failed send (SMTP server down): the next try, by any worker or host.
+        self.DISPATCH_SUMMARY_RETRY_SECONDS = env_int("DISPATCH_SUMMARY_RETRY_SECONDS", 300,
+                                                      minimum=0)
+        self.STALE_DISPATCH_HOURS = env_int("STALE_DISPATCH_HOURS", 8, minimum=1)
+
 
 
 class DevelopmentConfig(BaseConfig):

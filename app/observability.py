@@ -61,7 +61,8 @@ def init_observability(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
-    for logger in (request_log, security_log, app.logger, logging.getLogger("tracetrack.runtime")):
+    for logger in (request_log, security_log, app.logger, logging.getLogger("tracetrack.runtime"),
+                   logging.getLogger("tracetrack.dispatch_summary")):
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False

@@ -21,7 +21,7 @@ from app.config import normalise_database_url
 from app.extensions import db
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
-TABLES = ("dispatch_items", "dispatches", "scan_events", "audit_events", "bags", "users",
+TABLES = ("daily_sends", "dispatch_items", "dispatches", "scan_events", "audit_events", "bags", "users",
           "label_codes", "label_series", "label_counters", "api_tokens")
 
 def pytest_configure(config):

@@ -36,6 +36,7 @@ from sqlalchemy import (BigInteger, Connection, cast, func, literal, literal_col
                         union_all)
 from sqlalchemy.orm import aliased
 
+from app.dispatch_docs.figures import dispatch_figures
 from app.display import plain_reason
 from app.extensions import db
 from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
@@ -157,6 +158,7 @@ def dashboard_stats(now: datetime | None = None) -> dict:
             "stale_parents": _stale_parents(conn, win),
             "exceptions": _exceptions(conn, win),
             "imports": _imports_today(conn, win),
+            "dispatches": dispatch_figures(conn, win.day_start, win.day_end, win.now, win.iso),
             "generated_at": win.iso(win.now),
         }
 

@@ -184,6 +184,31 @@
       li.appendChild(timeNode(item.at, "text-secondary"));
       return li;
     }), emptyItem("No file imported today."));
+
+    if (stats.dispatches) { renderDispatches(stats.dispatches); }
+  }
+
+  function renderDispatches(figures) {
+    setCount("dispatch-loading", figures.loading);
+    setCount("dispatch-dispatched", figures.dispatched_today);
+    setCount("dispatch-parents-out", figures.parents_out_today);
+    setCount("dispatch-bags-out", figures.bags_out_today);
+    var list = document.getElementById("stale-dispatches");
+    replaceChildren(list, figures.stale.map(function (item) {
+      var li = el("li", "list-group-item py-1 small");
+      li.appendChild(el("span", "font-monospace fw-semibold", item.code));
+      li.appendChild(document.createTextNode(" " + item.vehicle_number + " to " + item.destination + ": " +
+        item.parents_loaded + " / " + item.expected_parents + " parents "));
+      var opened = el("span", "text-secondary", "\u00b7 opened ");
+      opened.appendChild(timeNode(item.created_at));
+      li.appendChild(opened);
+      li.appendChild(document.createTextNode(" \u00b7 "));
+      var link = el("a", "", "manifest");
+      link.href = list.dataset.manifestUrl.replace("__CODE__", encodeURIComponent(item.code));
+      link.setAttribute("download", "");
+      li.appendChild(link);
+      return li;
+    }), emptyItem("No dispatch has been loading that long."));
   }
 
   function renderActivity(activity) {

@@ -188,6 +188,8 @@ EXPECTED = {
          "reason": "SB00006 is complete. Put C0007 aside and scan a new parent."},
     ],
     "imports": [],
+    "dispatches": {"loading": 0, "dispatched_today": 0, "parents_out_today": 0,
+                   "bags_out_today": 0, "stale_hours": 8, "stale": []},
     "generated_at": "2026-03-10T10:45:20+05:30",
 }
 

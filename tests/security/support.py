@@ -203,6 +203,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/api/v1/labels/series", "POST"): supervisor_api("/api/v1/labels/series", 201,
                                                       json={"prefix": "SB", "count": 3}),
     ("/scan/commands.pdf", "GET"): everyone_page("/scan/commands.pdf"),
+    # --- dispatch documents (the world's D000001 loading, D000002 dispatched) -------------
+    ("/dispatches/<path:code>/manifest.pdf", "GET"): everyone_page(
+        "/dispatches/D000002/manifest.pdf", note="staff and above read dispatches"),
+    ("/dispatches.csv", "GET"): everyone_page("/dispatches.csv"),
+    ("/dispatches.xlsx", "GET"): everyone_page("/dispatches.xlsx"),
+    ("/dispatches/<path:code>/parents.csv", "GET"): everyone_page(
+        "/dispatches/D000001/parents.csv"),
+    ("/dispatches/<path:code>/parents.xlsx", "GET"): everyone_page(
+        "/dispatches/D000001/parents.xlsx"),
     # --- users and audit (admin) ------------------------------------------------------------
     ("/users", "GET"): admin_page("/users?role=staff"),
     ("/users/new", "GET"): admin_page("/users/new"),
