@@ -46,6 +46,7 @@ def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
 def register_extensions(app: Flask) -> None:
     from app.auth.sessions import init_login_manager
     from app.extensions import csrf, db, limiter, migrate
+    from app.i18n import init_i18n
     from app.models.sqlite import configure_sqlite
 
     db.init_app(app)
@@ -56,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
+    init_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -69,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from app.users.routes import bp as users_bp
     from app.audit.routes import bp as audit_bp
     from app.imports.routes import bp as imports_bp
+    from app.language.routes import bp as language_bp
 
     from app.display import register as register_display
 
@@ -82,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(language_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -10,6 +10,7 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
                    request, send_file, stream_with_context, url_for)
 from flask_login import current_user, login_required
 
+from app.i18n import translate
 from app.auth.decorators import role_required
 from app.domain import DomainError
 from app.errors import error_response
@@ -180,7 +181,7 @@ def _correct(action: str, code: str, service, *extra_fields: str):
     try:
         outcome = run(service, current_user, code, *args, form.reason.data)
     except DomainError as exc:
-        flash(exc.message, "danger")
+        flash(translate(exc.message), "danger")
         if exc.code == "bag_not_found":
             return redirect(url_for("lookup.list_bags"))
         return redirect(url_for("lookup.show_bag", code=code))

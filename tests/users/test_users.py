@@ -531,7 +531,8 @@ def test_api_lists_users_in_the_design_shape(client_for, admin, staff):
     assert response.status_code == 200
     items = response.get_json()["items"]
     assert [item["username"] for item in items] == ["ada", "stella"]
-    assert set(items[0]) == {"username", "display_name", "role", "is_active", "last_login_at"}
+    assert set(items[0]) == {"username", "display_name", "role", "is_active", "last_login_at",
+                             "language", "timezone"}  # DESIGN 8.7: language, timezone
     assert datetime.fromisoformat(items[0]["last_login_at"]).utcoffset() == timedelta(0)
     assert items[1]["last_login_at"] is None
 
