@@ -16,7 +16,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from app.domain import N_
-from app.i18n import format_moment, user_zone_name
+from app.i18n import format_moment, page_language, user_zone_name
 
 
 @cache
@@ -49,7 +49,9 @@ def when(value, empty: str = "") -> Markup:
     moment = local(value)
     if moment is None:
         return escape(empty)
-    title = f"{exact(moment, seconds=True)} ({moment.tzname()})"
+    # The zone's abbreviation (IST, UTC) is English; other languages get its offset (+05:30).
+    zone = moment.tzname() if page_language() == "en" else moment.isoformat()[-6:]
+    title = f"{exact(moment, seconds=True)} ({zone})"
     return Markup('<time datetime="{}" title="{}" data-when>{}</time>').format(
         moment.isoformat(timespec="seconds"), title, exact(moment))
 

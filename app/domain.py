@@ -27,6 +27,7 @@ STATUS = {
     "user_not_found": 404, "invalid_display_name": 422, "invalid_is_active": 422,
     "invalid_password": 422, "invalid_role": 422, "invalid_username": 422, "no_changes": 422,
     "same_password": 422, "weak_password": 422, "wrong_password": 422,
+    "invalid_language": 422, "invalid_timezone": 422,
 }
 
 

@@ -14,16 +14,15 @@ speaks, translation of refusals, and formats.
 from __future__ import annotations
 
 import json
-import subprocess  # noqa: S404 - only to compile our own catalogs with our own interpreter
-import sys
+import logging
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
-from flask import Flask, current_app, request, session
-from flask_babel import Babel, get_locale, get_timezone, gettext
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import Babel, get_locale, get_timezone, gettext, refresh
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -42,6 +41,9 @@ def init_i18n(app: Flask) -> None:
                    default_translation_directories=str(TRANSLATIONS),
                    default_locale=app.config.get("DEFAULT_LANGUAGE", "en"),
                    default_timezone=app.config.get("APP_TIMEZONE", "UTC"))
+    # Flask-Babel keeps the choice on `g`, which a request shares with an app context pushed
+    # before it (tests, CLI): every request chooses afresh.
+    app.before_request(refresh)
     app.jinja_env.add_extension("jinja2.ext.i18n")  # {% trans %} blocks (Flask-Babel installs _)
     app.add_template_global(page_language, "page_language")
     app.add_template_global(LANGUAGES, "languages")
@@ -54,14 +56,21 @@ def init_i18n(app: Flask) -> None:
 
 
 def compile_catalogs_if_missing() -> None:
-    """The .po files are the source; a checkout without the compiled .mo gets them here
-    (pybabel compile, as docs/TRANSLATING.md says), once, before the first request."""
+    """The .po files are the source and the compiled .mo are committed beside them (CI
+    checks that they agree: docs/TRANSLATING.md). A tree without a .mo compiles it here,
+    before the first request; one that cannot be written keeps English, and says so."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile",  # noqa: S603
-                            "-d", str(TRANSLATIONS), "-l", po.parent.parent.name],
-                           check=True, capture_output=True)
+        if mo.exists():
+            continue
+        try:
+            with po.open("rb") as source, mo.open("wb") as target:
+                write_mo(target, read_po(source))
+        except OSError as exc:
+            logging.getLogger("tracetrack").warning("cannot compile %s: %s", po, exc)
 
 
 def _user_setting(name: str) -> str | None:
@@ -89,9 +98,11 @@ def select_locale() -> str:
     """The Babel locale: the language, as `en_IN` when the browser asks for Indian English
     (Indian grouping of numbers; the words stay the English ones)."""
     language = select_language()
-    if language == "en" and request and request.accept_languages.best_match(
-            ["en-IN", "en"]) == "en-IN":
-        return "en_IN"
+    if language == "en" and request:
+        english = [value.lower() for value, _ in request.accept_languages
+                   if value.lower().split("-")[0] == "en"]
+        if english and english[0] == "en-in":
+            return "en_IN"
     return language
 
 
@@ -114,16 +125,22 @@ def is_timezone(name: object) -> bool:
 
 def user_zone() -> ZoneInfo:
     """The zone every time and every "today" of this request is in."""
-    return ZoneInfo(str(get_timezone()))
+    return ZoneInfo(user_zone_name())
 
 
 def user_zone_name() -> str:
+    """The request's zone; outside a request (jobs, the CLI) APP_TIMEZONE."""
+    if not has_request_context():
+        return current_app.config["APP_TIMEZONE"]
     return str(get_timezone())
 
 
 def page_language() -> str:
     """For <html lang>: `en` or `hi`."""
-    return get_locale().language if get_locale() else "en"
+    if not has_request_context():
+        return current_app.config.get("DEFAULT_LANGUAGE", "en")
+    locale = get_locale()
+    return locale.language if locale else "en"
 
 
 def translate(message: object) -> str:

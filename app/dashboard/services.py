@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 
 from app.display import plain_reason
 from app.domain import N_, Text
-from app.i18n import refusal_reason, translate
+from app.i18n import refusal_reason, translate, user_zone
 from app.extensions import db
 from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
 from app.models.bag import PARENT_ONLY_SQL
@@ -95,7 +95,8 @@ class Windows:
 
 
 def app_timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["APP_TIMEZONE"])
+    """The viewer's zone (their setting, else APP_TIMEZONE): "today" and the hours are theirs."""
+    return user_zone()
 
 
 def windows(now: datetime, tz: ZoneInfo, stale_minutes: int) -> Windows:

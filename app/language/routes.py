@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user
 
 from app.auth.services import AccountError
@@ -35,4 +36,5 @@ def switch_language():
     if current_user.is_authenticated:
         services.set_preferences(current_user._get_current_object(), {"language": language})
         db.session.commit()
+    refresh()
     return redirect(back, 303)

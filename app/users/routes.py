@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user
 
 from app.ratelimits import user_rate_key
@@ -268,5 +269,6 @@ def save_preferences():
         db.session.rollback()
         _show_errors(form, error)
         return _render_account(ChangePasswordForm(formdata=None), error.status, form)
+    refresh()  # the notice below in the language just chosen
     flash(_("Saved: your language and time zone."), "success")
     return redirect(url_for("users.show_account"), 303)

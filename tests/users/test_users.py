@@ -545,7 +545,7 @@ def test_api_creates_a_user(client_for, web_app, admin):
     assert response.status_code == 201
     assert response.get_json() == {"username": "provisioned", "display_name": "From HR",
                                    "role": "supervisor", "is_active": True,
-                                   "last_login_at": None}
+                                   "last_login_at": None, "language": None, "timezone": None}
     assert response.headers["Location"].endswith("/api/v1/users/provisioned")
     assert log_in(web_app.test_client(), "provisioned", NEW_PASSWORD).status_code == 302
     assert len(audit_events("user.create")) == 1
@@ -610,7 +610,8 @@ def test_api_patch_changes_each_field_and_ends_sessions(client_for, web_app, adm
     assert response.status_code == 200
     assert response.get_json() == {"username": "stella", "display_name": "Stella Star",
                                    "role": "supervisor", "is_active": True,
-                                   "last_login_at": response.get_json()["last_login_at"]}
+                                   "last_login_at": response.get_json()["last_login_at"],
+                                   "language": None, "timezone": None}
     assert is_logged_out(victim)
     assert log_in(web_app.test_client(), "stella", NEW_PASSWORD).status_code == 302
     assert {event["action"] for event in audit_events()} == {"user.update",
