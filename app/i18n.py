@@ -190,7 +190,7 @@ REFUSALS = {
 WORDS = {
     "parent": N_("parent"), "child": N_("child"),
     "open": N_("open"), "complete": N_("complete"), "linked": N_("linked"),
-    "unlinked": N_("unlinked"), "accepted": N_("accepted"), "rejected": N_("refused"),
+    "unlinked": N_("unlinked"), "accepted": N_("accepted"), "rejected": N_("rejected"),
     "parent_created": N_("parent created"), "parent_opened": N_("parent opened"),
     "already_linked": N_("already linked"), "replayed": N_("sent again"),
     "completed": N_("completed"), "auto_completed": N_("completed when full"),
