@@ -5,6 +5,8 @@
                            make sure an admin exists, and serve on http://127.0.0.1:5000
     python3 dev.py test    set up .venv with the test tools and run the whole test suite
                            (extra arguments go to pytest)
+    python3 dev.py i18n    check the translation catalogs (`i18n update` refreshes them
+                           after messages changed; docs/TRANSLATING.md)
 
 Standard library only: this runs before any dependency is installed."""
 
@@ -86,8 +88,14 @@ def test(args: list[str]) -> None:
     run([PYTHON, "-m", "pytest", *args], env=env)
 
 
+def i18n(args: list[str]) -> None:
+    """The translation catalogs: `update` after changing messages, `check` in CI."""
+    ensure_venv("requirements.txt")
+    run([PYTHON, "-m", "tools.i18n_catalog", *(args or ["check"])])
+
+
 def main() -> None:
-    commands = {"serve": serve, "test": test}
+    commands = {"serve": serve, "test": test, "i18n": i18n}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

@@ -46,6 +46,7 @@ def configure(app: Flask, env_name: str | None, overrides: dict | None) -> None:
 def register_extensions(app: Flask) -> None:
     from app.auth.sessions import init_login_manager
     from app.extensions import db, limiter, migrate
+    from app.i18n import init_i18n
     from app.models.sqlite import configure_sqlite
     from app.security import init_csrf
 
@@ -60,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from app.assets import init_assets
 
     init_assets(app)
+    init_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -78,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from app.labels.routes import bp as labels_bp
     from app.tokens.routes import bp as tokens_bp
     from app.dispatch_docs.routes import bp as dispatch_docs_bp
+    from app.language.routes import bp as language_bp
 
     from app.display import register as register_display
 
@@ -95,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tokens_bp)
     app.register_blueprint(dispatch_bp)
     app.register_blueprint(dispatch_docs_bp)
+    app.register_blueprint(language_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)
 

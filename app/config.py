@@ -235,6 +235,10 @@ class BaseConfig:
 
         # The dashboard's "today" and hour buckets; stored times stay UTC.
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")
+        # The language of a visitor with no setting and no Accept-Language we speak (issue 23).
+        self.DEFAULT_LANGUAGE = env_str("DEFAULT_LANGUAGE", "en").lower()
+        if self.DEFAULT_LANGUAGE not in ("en", "hi"):
+            raise ConfigError(f"DEFAULT_LANGUAGE must be en or hi, got {self.DEFAULT_LANGUAGE!r}.")
         self.STALE_PARENT_MINUTES = env_int("STALE_PARENT_MINUTES", 30, minimum=1)
 
         # Background jobs (app/jobs/).

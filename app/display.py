@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 from markupsafe import Markup, escape
+
+from app.domain import N_
+from app.i18n import format_moment, page_language, user_zone_name
 
 
 @cache
@@ -22,7 +25,8 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def local(value: datetime | str | None) -> datetime | None:
-    """`value` (an aware datetime, naive UTC, or ISO 8601 text) in APP_TIMEZONE."""
+    """`value` (an aware datetime, naive UTC, or ISO 8601 text) in the request's zone: the
+    user's, else APP_TIMEZONE (app/i18n.py)."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -32,19 +36,22 @@ def local(value: datetime | str | None) -> datetime | None:
             return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(_zone(current_app.config["APP_TIMEZONE"]))
+    return value.astimezone(_zone(user_zone_name()))
 
 
 def exact(moment: datetime, seconds: bool = False) -> str:
-    """4 Dec 2026, 15:32 (the format static/js/times.js writes too)."""
-    return f"{moment.day} {moment:%b %Y, %H:%M}" + (f":{moment:%S}" if seconds else "")
+    """4 Dec 2026, 15:32 (the format static/js/times.js writes too), with the month in the
+    request's language."""
+    return format_moment(moment, seconds)
 
 
 def when(value, empty: str = "") -> Markup:
     moment = local(value)
     if moment is None:
         return escape(empty)
-    title = f"{exact(moment, seconds=True)} ({moment.tzname()})"
+    # The zone's abbreviation (IST, UTC) is English; other languages get its offset (+05:30).
+    zone = moment.tzname() if page_language() == "en" else moment.isoformat()[-6:]
+    title = f"{exact(moment, seconds=True)} ({zone})"
     return Markup('<time datetime="{}" title="{}" data-when>{}</time>').format(
         moment.isoformat(timespec="seconds"), title, exact(moment))
 
@@ -63,28 +70,28 @@ def plain_reason(reason: str | None) -> str:
 
 # Every action the audit trail records, in words (the filter is a list, not a name to type).
 ACTION_WORDS = {
-    "user.create": "User created",
-    "user.update": "User changed",
-    "user.deactivate": "User deactivated",
-    "user.reactivate": "User reactivated",
-    "user.password_reset": "Password reset by an admin",
-    "user.logout_everywhere": "Sessions ended",
-    "account.password_change": "Own password changed",
-    "bag.unlink": "Bag taken out of its parent",
-    "bag.move": "Bag moved to another parent",
-    "bag.complete": "Parent completed by a supervisor",
-    "bag.reopen": "Parent reopened",
-    "bag.delete": "Bag deleted",
-    "import.run": "File imported",
-    "label.reserve": "Parent codes reserved for labels",
-    "label.download": "Labels downloaded",
-    "label.print": "Labels sent to the printer",
-    "label.reprint": "A bag's label printed",
+    "user.create": N_("User created"),
+    "user.update": N_("User changed"),
+    "user.deactivate": N_("User deactivated"),
+    "user.reactivate": N_("User reactivated"),
+    "user.password_reset": N_("Password reset by an admin"),
+    "user.logout_everywhere": N_("Sessions ended"),
+    "account.password_change": N_("Own password changed"),
+    "bag.unlink": N_("Bag taken out of its parent"),
+    "bag.move": N_("Bag moved to another parent"),
+    "bag.complete": N_("Parent completed by a supervisor"),
+    "bag.reopen": N_("Parent reopened"),
+    "bag.delete": N_("Bag deleted"),
+    "import.run": N_("File imported"),
+    "label.reserve": N_("Parent codes reserved for labels"),
+    "label.download": N_("Labels downloaded"),
+    "label.print": N_("Labels sent to the printer"),
+    "label.reprint": N_("A bag's label printed"),
 }
 
 
 def register(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(plain_reason, "plain_reason")
-    app.add_template_global(lambda: current_app.config["APP_TIMEZONE"], "app_timezone")
+    app.add_template_global(user_zone_name, "app_timezone")
     app.add_template_global(ACTION_WORDS, "action_words")

@@ -29,7 +29,29 @@ STATUS = {
     "user_not_found": 404, "invalid_display_name": 422, "invalid_is_active": 422,
     "invalid_password": 422, "invalid_role": 422, "invalid_username": 422, "no_changes": 422,
     "same_password": 422, "weak_password": 422, "wrong_password": 422,
+    "invalid_language": 422, "invalid_timezone": 422,
 }
+
+
+def N_(message: str) -> str:
+    """Marks an English message for the catalogs (pybabel extract); translated where shown."""
+    return message
+
+
+class Text(str):
+    """An English message made from a template and its values: it reads as the English text
+    everywhere (logs, stored reasons, tests), and keeps the template so that the one error
+    handler can say it in the request's language (app/i18n.py translate). pybabel extracts
+    the first argument of Text(...) like a gettext call."""
+
+    template: str
+    params: dict
+
+    def __new__(cls, template: str, **params) -> Text:
+        text = super().__new__(cls, template % params if params else template)
+        text.template = template
+        text.params = params
+        return text
 
 
 class DomainError(Exception):

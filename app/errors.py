@@ -13,20 +13,21 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from app.domain import DomainError
+from app.domain import N_, DomainError, Text
+from app.i18n import translate
 from app.extensions import db, limiter, login_manager
 from app.security import current_request_id
 
 ERRORS = {
-    400: ("bad_request", "The request could not be understood. Check what was sent and try again."),
-    401: ("unauthorized", "Please log in to continue."),
-    403: ("forbidden", "Your role may not do this. Ask a supervisor or an admin if you need it."),
-    404: ("not_found", "There is nothing at this address. Check the address or go back to the start page."),
-    405: ("method_not_allowed", "This address does not accept that kind of request."),
-    413: ("payload_too_large", "What was sent is larger than the server accepts. Send a smaller file."),
-    429: ("rate_limited", "Too many attempts. Wait a moment, then try again."),
-    500: ("internal_error", "Something went wrong on our side. Try again; if it keeps happening, tell an admin the request id."),
-    503: ("database_unavailable", "The database cannot be reached right now. Wait a few seconds and try again."),
+    400: ("bad_request", N_("The request could not be understood. Check what was sent and try again.")),
+    401: ("unauthorized", N_("Please log in to continue.")),
+    403: ("forbidden", N_("Your role may not do this. Ask a supervisor or an admin if you need it.")),
+    404: ("not_found", N_("There is nothing at this address. Check the address or go back to the start page.")),
+    405: ("method_not_allowed", N_("This address does not accept that kind of request.")),
+    413: ("payload_too_large", N_("What was sent is larger than the server accepts. Send a smaller file.")),
+    429: ("rate_limited", N_("Too many attempts. Wait a moment, then try again.")),
+    500: ("internal_error", N_("Something went wrong on our side. Try again; if it keeps happening, tell an admin the request id.")),
+    503: ("database_unavailable", N_("The database cannot be reached right now. Wait a few seconds and try again.")),
 }
 DB_RETRY_AFTER_SECONDS = 2
 # PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout),
@@ -49,7 +50,8 @@ def error_response(status: int, code: str | None = None, message: str | None = N
                    headers: dict | None = None, **details):
     default_code, default_message = ERRORS.get(status, ERRORS[500])
     code = code or default_code
-    message = message or default_message
+    # Said in the request's language; the code never changes (DESIGN 8.6).
+    message = translate(message or default_message)
     request_id = current_request_id()
     if wants_json():
         body = {"error": {"code": code, "message": message, "request_id": request_id, **details}}
@@ -77,7 +79,7 @@ def handle_csrf_error(exc: CSRFError):
     g.csrf_refused = True
     return error_response(
         400, "csrf_failed",
-        "The page's security token is missing or has expired. Reload the page and try again.",
+        N_("The page's security token is missing or has expired. Reload the page and try again."),
     )
 
 
@@ -85,7 +87,7 @@ def handle_rate_limit(exc: RateLimitExceeded):
     retry_after = _retry_after_seconds(exc)
     return error_response(
         429, "rate_limited",
-        f"Too many attempts. Wait {retry_after} seconds, then try again.",
+        Text("Too many attempts. Wait %(seconds)s seconds, then try again.", seconds=retry_after),
         headers={"Retry-After": str(retry_after)}, retry_after=retry_after,
     )
 
@@ -109,7 +111,8 @@ def handle_database_error(exc: Exception):
     busy = isinstance(exc, PoolTimeoutError) or (
         isinstance(exc, OperationalError) and is_busy(exc))
     if busy:
-        code, message = "database_busy", "The database is busy right now. Wait a second; the scan will be retried."
+        code, message = "database_busy", N_("The database is busy right now. Wait a second; "
+                                             "the scan will be retried.")
     else:
         code, message = "database_unavailable", ERRORS[503][1]
         current_app.logger.error("database unavailable [%s]: %s", current_request_id(), exc)
@@ -126,8 +129,8 @@ def handle_data_error(exc: Exception):
                                current_request_id(), getattr(exc, "orig", exc))
     return error_response(
         400, "invalid_input",
-        "Something in the request cannot be stored (a NUL character, or a value too long or "
-        "out of range). Check what was sent and try again.")
+        N_("Something in the request cannot be stored (a NUL character, or a value too long "
+           "or out of range). Check what was sent and try again."))
 
 
 def handle_domain_error(error: DomainError):

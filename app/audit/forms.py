@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, ValidationError
@@ -11,7 +12,7 @@ class ListField(SelectField):
 
     def pre_validate(self, form):
         if self.data not in {value for value, _label in self.choices}:
-            raise ValidationError("Pick what changed from the list.")
+            raise ValidationError(_l("Pick what changed from the list."))
 
 
 class AuditFilterForm(FlaskForm):
@@ -20,18 +21,18 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    actor = StringField("Who (username)", validators=[Optional(), Length(max=64)],
+    actor = StringField(_l("Who (username)"), validators=[Optional(), Length(max=64)],
                         render_kw={"autocapitalize": "none", "spellcheck": "false"})
-    action = ListField("What", choices=[("", "Any change"), ("user.", "Any change to a user"),
-                                       ("bag.", "Any bag correction"), ("label.", "Any label printing"),
-                                       *ACTION_WORDS.items()],
+    action = ListField("What", choices=[("", _l("Any change")), ("user.", _l("Any change to a user")),
+                                       ("bag.", _l("Any bag correction")), ("label.", _l("Any label printing")),
+                                       *((key, _l(value)) for key, value in ACTION_WORDS.items())],
                        validators=[Optional()])
-    target = StringField("Target", validators=[Optional(), Length(max=128)],
-                         render_kw={"placeholder": "user or bag code",
+    target = StringField(_l("Target"), validators=[Optional(), Length(max=128)],
+                         render_kw={"placeholder": _l("user or bag code"),
                                     "autocapitalize": "none"})
-    date_from = DateField("From (day)", validators=[Optional()])
-    date_to = DateField("To (day)", validators=[Optional()])
-    submit = SubmitField("Filter")
+    date_from = DateField(_l("From (day)"), validators=[Optional()])
+    date_to = DateField(_l("To (day)"), validators=[Optional()])
+    submit = SubmitField(_l("Filter"))
 
     def validate_date_from(self, field):
         _in_range(field)
@@ -39,7 +40,7 @@ class AuditFilterForm(FlaskForm):
     def validate_date_to(self, field):
         _in_range(field)
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end date is before the start date. Swap them.")
+            raise ValidationError(_l("The end date is before the start date. Swap them."))
 
 
 def _in_range(field) -> None:

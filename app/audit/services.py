@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app import cursors
 from app.extensions import db
+from app.i18n import user_zone
 from app.models import AuditEvent, User
 from app.security import current_request_id
 
@@ -112,6 +112,6 @@ def list_audit_events(*, actor: str | None = None, action: str | None = None,
 
 
 def _day_start(day: date) -> datetime:
-    """Midnight of `day` in APP_TIMEZONE, the zone every page shows times in."""
-    zone = ZoneInfo(current_app.config["APP_TIMEZONE"])
+    """Midnight of `day` in the viewer's zone (app/i18n.py), the zone every page shows times in."""
+    zone = user_zone()
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)

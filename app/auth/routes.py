@@ -3,8 +3,10 @@ import time
 from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
 from flask_limiter.util import get_remote_address
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.domain import N_
 from app.auth import services
 from app.audit.services import record_audit
 from app.auth import two_factor
@@ -17,7 +19,7 @@ from app.security import is_safe_redirect_url
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_FAILED = "Wrong username or password, or the account is not active. Try again."
+LOGIN_FAILED = N_("Wrong username or password, or the account is not active. Try again.")
 
 
 def rotate_csrf_token() -> None:
@@ -81,7 +83,7 @@ def login():
                                         else "auth.enrol_second_factor"))
             return _complete_login(user, target)
         security_event("login_failed", username=services.normalise_username(form.username.data)[:64])
-        flash(LOGIN_FAILED, "danger")
+        flash(_(LOGIN_FAILED), "danger")
     return render_template("auth/login.html", form=form)
 
 
@@ -126,7 +128,7 @@ def _pending_key() -> str:
 def _start_again():
     if current_user.is_authenticated:  # nothing pending: already logged in
         return redirect(_start_page())
-    flash("Log in again: the two-factor step was not finished within 5 minutes.", "warning")
+    flash(_("Log in again: the two-factor step was not finished within 5 minutes."), "warning")
     return redirect(url_for("auth.login"))
 
 
@@ -219,5 +221,5 @@ def logout():
         services.end_sessions(current_user)
         db.session.commit()
     logout_user()
-    flash("You have logged out.", "info")
+    flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -8,12 +8,15 @@ from sqlalchemy import select
 
 from app.auth.passwords import (dummy_verify, hash_password, needs_rehash, password_problem,
                                 verify_password)
-from app.domain import DomainError
+from app.domain import N_, DomainError, Text
 from app.extensions import db
 from app.models import ROLES, User
 from app.models.types import utcnow
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+USERNAME_TAKEN = N_("The username %(name)s is taken. Choose another.")
 
 
 class AccountError(DomainError):
@@ -70,9 +73,10 @@ def create_user(username: str, role: str, password: str, display_name: str = "")
             field="username",
         )
     if role not in ROLES:
-        raise AccountError("invalid_role", f"Role must be one of: {', '.join(ROLES)}.", field="role")
+        raise AccountError("invalid_role", Text("Role must be one of: %(choices)s.",
+                                                choices=", ".join(ROLES)), field="role")
     if find_user(username) is not None:
-        raise AccountError("username_taken", f"The username {username} is taken. Choose another.",
+        raise AccountError("username_taken", Text(USERNAME_TAKEN, name=username),
                            field="username")
     validate_new_password(password, username)
     user = User(username=username, role=role, password_hash=hash_password(password),

@@ -5,6 +5,7 @@ session, including a copied cookie, at its next request."""
 from __future__ import annotations
 
 from flask import Flask, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from app.extensions import db, login_manager
@@ -41,6 +42,6 @@ def unauthorized():
     if wants_json():
         return error_response(401, "unauthorized", "Your session has ended. Log in again.")
     ended = "_user_id" in session  # a cookie that named a user whose session was ended
-    flash("Your session has ended. Log in again." if ended else "Please log in to continue.",
+    flash(_("Your session has ended. Log in again.") if ended else _("Please log in to continue."),
           "warning" if ended else "info")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

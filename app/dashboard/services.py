@@ -38,6 +38,8 @@ from sqlalchemy.orm import aliased
 
 from app.dispatch_docs.figures import dispatch_figures
 from app.display import plain_reason
+from app.domain import N_, Text
+from app.i18n import refusal_reason, translate, user_zone
 from app.extensions import db
 from app.models import COMPLETE, OPEN, UNLINKED, Bag, ScanEvent, User
 from app.models.bag import PARENT_ONLY_SQL
@@ -94,7 +96,8 @@ class Windows:
 
 
 def app_timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["APP_TIMEZONE"])
+    """The viewer's zone (their setting, else APP_TIMEZONE): "today" and the hours are theirs."""
+    return user_zone()
 
 
 def windows(now: datetime, tz: ZoneInfo, stale_minutes: int) -> Windows:
@@ -305,7 +308,8 @@ def _exceptions(conn: Connection, win: Windows) -> list[dict]:
     ).all()
     return [{"at": win.iso(row.created_at), "username": row.username,
              "name": row.display_name or row.username, "code": row.code,
-             "reason": plain_reason(row.reason or row.result.replace("_", " "))} for row in rows]
+             "reason": refusal_reason(row.result, plain_reason(row.reason or row.result.replace("_", " ")))}
+            for row in rows]
 
 
 def _imports_today(conn: Connection, win: Windows) -> list[dict]:
@@ -348,27 +352,37 @@ def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) ->
               "name": row.display_name or row.username, "action": row.action,
               "outcome": row.outcome, "result": row.result, "code": row.code,
               "parent": row.parent, "reason": row.reason and plain_reason(row.reason),
-              "summary": _summary(row)}
+              "summary": translate(_summary(row))}
              for row in rows]
     return {"items": items, "generated_at": win.iso(win.now)}
 
 
-def _summary(row) -> str:
-    """One line a supervisor reads at a glance."""
-    code, parent = row.code or "(no code)", row.parent or "?"
+SUMMARIES = {
+    ("child_scan", "linked"): N_("put %(code)s into %(parent)s"),
+    ("child_scan", "already_linked"): N_("scanned %(code)s again: already in %(parent)s"),
+    ("child_scan", "replayed"): N_("resent %(code)s for %(parent)s: already saved"),
+    ("parent_scan", "parent_created"): N_("started parent %(code)s"),
+    ("parent_scan", "parent_opened"): N_("opened parent %(code)s"),
+    ("complete", "completed"): N_("finished %(code)s"),
+    ("complete", "auto_completed"): N_("filled %(code)s: complete"),
+    ("reopen", "reopened"): N_("reopened %(code)s"),
+    ("undo", "unlinked"): N_("took %(code)s out of %(parent)s"),
+}
+
+
+def _summary(row) -> Text:
+    """One line a supervisor reads at a glance (in English; the caller translates it)."""
+    code, parent = row.code or Text("(no code)"), row.parent or "?"
     if row.outcome != "accepted":  # the exceptions feed has the full message
-        return f"refused {code}: {row.result.replace('_', ' ')}"
-    return {
-        ("child_scan", "linked"): f"put {code} into {parent}",
-        ("child_scan", "already_linked"): f"scanned {code} again: already in {parent}",
-        ("child_scan", "replayed"): f"resent {code} for {parent}: already saved",
-        ("parent_scan", "parent_created"): f"started parent {code}",
-        ("parent_scan", "parent_opened"): f"opened parent {code}",
-        ("complete", "completed"): f"finished {code}" + (f" ({row.reason})" if row.reason else ""),
-        ("complete", "auto_completed"): f"filled {code}: complete",
-        ("reopen", "reopened"): f"reopened {code}",
-        ("undo", "unlinked"): f"took {code} out of {parent}",
-    }.get((row.action, row.result), f"{row.action} {code}: {row.result}")
+        return Text("refused %(code)s: %(reason)s", code=code,
+                    reason=refusal_reason(row.result, row.result.replace("_", " ")))
+    template = SUMMARIES.get((row.action, row.result))
+    if template is None:
+        return Text("%(action)s %(code)s: %(result)s", action=row.action, code=code,
+                    result=row.result)
+    if (row.action, row.result) == ("complete", "completed") and row.reason:
+        return Text("finished %(code)s (%(reason)s)", code=code, reason=row.reason)
+    return Text(template, code=code, parent=parent)
 
 
 def scans_today_by(user_id: int, now: datetime | None = None) -> int:

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SubmitField
@@ -6,14 +7,13 @@ from app.imports.parsing import XLSX_MIMETYPE
 
 
 class UploadForm(FlaskForm):
-    file = FileField(
-        "Supplier file (CSV or Excel .xlsx)",
-        validators=[FileRequired("Choose the supplier's CSV or .xlsx file, then upload it.")],
+    file = FileField(_l("Supplier file (CSV or Excel .xlsx)"),
+        validators=[FileRequired(_l("Choose the supplier's CSV or .xlsx file, then upload it."))],
         render_kw={"accept": f".csv,.xlsx,text/csv,{XLSX_MIMETYPE}"})
-    submit = SubmitField("Upload and check")
+    submit = SubmitField(_l("Upload and check"))
 
 
 class ConfirmForm(FlaskForm):
     """Carries only the CSRF token: confirms the import the dry run showed."""
 
-    submit = SubmitField("Import these rows")
+    submit = SubmitField(_l("Import these rows"))

@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
                    stream_with_context, url_for)
 from flask_login import current_user
 
+from app.i18n import translate
 from app.auth.decorators import role_required
 from app.errors import error_response
 from app.extensions import db
@@ -56,7 +57,7 @@ def upload_import():
         record = uploads.store_upload(current_user, upload.filename, upload.read())
     except FileRefused as exc:
         db.session.rollback()
-        form.file.errors.append(exc.message)
+        form.file.errors.append(translate(exc.message))
         return _index(form, 422)
     db.session.commit()
     wake()
@@ -91,7 +92,7 @@ def confirm_import(import_id: int):
         db.session.rollback()
         if exc.status == 404:
             return _not_found()
-        flash(exc.message, "warning")
+        flash(translate(exc.message), "warning")
         return redirect(url_for("imports.show_import", import_id=import_id))
     db.session.commit()
     wake()

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -11,22 +12,22 @@ class BagFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Code starts with", validators=[Length(max=64)],
+    q = StringField(_l("Code starts with"), validators=[Length(max=64)],
                     render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                "spellcheck": "false"})
-    kind = SelectField("Kind", validate_choice=False, choices=[
-        SelectChoice("", "Any kind"), SelectChoice("parent", "Parent"),
-        SelectChoice("child", "Child")])
-    status = SelectField("Status", validate_choice=False, choices=[
-        SelectChoice("", "Any status"), SelectChoice("open", "Open"),
-        SelectChoice("complete", "Complete"), SelectChoice("linked", "Linked"),
-        SelectChoice("unlinked", "Unlinked")])
-    created_from = StringField("Created from", render_kw={"type": "date"})
-    created_to = StringField("Created to", render_kw={"type": "date"})
-    user = StringField("Created by", render_kw={"autocomplete": "off",
+    kind = SelectField(_l("Kind"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any kind")), SelectChoice("parent", _l("Parent")),
+        SelectChoice("child", _l("Child"))])
+    status = SelectField(_l("Status"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any status")), SelectChoice("open", _l("Open")),
+        SelectChoice("complete", _l("Complete")), SelectChoice("linked", _l("Linked")),
+        SelectChoice("unlinked", _l("Unlinked"))])
+    created_from = StringField(_l("Created from"), render_kw={"type": "date"})
+    created_to = StringField(_l("Created to"), render_kw={"type": "date"})
+    user = StringField(_l("Created by"), render_kw={"autocomplete": "off",
                                                 "autocapitalize": "none",
-                                                "placeholder": "username"})
-    submit = SubmitField("Filter")
+                                                "placeholder": _l("username")})
+    submit = SubmitField(_l("Filter"))
 
 
 class FindForm(FlaskForm):
@@ -35,41 +36,41 @@ class FindForm(FlaskForm):
     class Meta:
         csrf = False
 
-    code = StringField("Scan or type a code", validators=[Length(max=256)],
+    code = StringField(_l("Scan or type a code"), validators=[Length(max=256)],
                        render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                   "spellcheck": "false", "autofocus": True})
-    submit = SubmitField("Find")
+    submit = SubmitField(_l("Find"))
 
 
 def _reason_field():
-    return StringField("Reason", validators=[Length(max=300)],
+    return StringField(_l("Reason"), validators=[Length(max=300)],
                        render_kw={"autocomplete": "off", "maxlength": 300,
-                                  "placeholder": "Why? (kept in the audit log)"})
+                                  "placeholder": _l("Why? (kept in the audit log)")})
 
 
 class UnlinkForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Take out of its parent")
+    submit = SubmitField(_l("Take out of its parent"))
 
 
 class MoveForm(FlaskForm):
-    parent = StringField("Move to parent", validators=[Length(max=256)],
+    parent = StringField(_l("Move to parent"), validators=[Length(max=256)],
                          render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                     "spellcheck": "false", "placeholder": "SB00001"})
     reason = _reason_field()
-    submit = SubmitField("Move")
+    submit = SubmitField(_l("Move"))
 
 
 class CompleteForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Complete")
+    submit = SubmitField(_l("Complete"))
 
 
 class ReopenForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Reopen")
+    submit = SubmitField(_l("Reopen"))
 
 
 class DeleteForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Delete this bag")
+    submit = SubmitField(_l("Delete this bag"))

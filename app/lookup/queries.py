@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from app import cursors, timeparse
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
@@ -268,9 +268,10 @@ def trace_bag(raw_code: object) -> dict:
     ).first()
     if row is None:
         suggestions = nearest_codes(code)
-        hint = (" Did you mean " + ", ".join(suggestions) + "?") if suggestions else ""
+        hint = Text(" Did you mean %(codes)s?", codes=", ".join(suggestions)) if suggestions else ""
         raise DomainError("bag_not_found",
-                       f"There is no bag {code}.{hint} Check the label and scan it again.",
+                       Text("There is no bag %(code)s.%(hint)s Check the label and scan it again.",
+                            code=code, hint=hint),
                        404, scanned=code, suggestions=suggestions)
     bag, parent_code, created_by = row
     events = timeline(bag)
@@ -292,7 +293,8 @@ def _normalise_or_error(raw_code: object) -> str:
     try:
         return normalise_code(raw_code)
     except CodeError as exc:
-        raise DomainError("invalid_code", f"That code was not accepted. {exc}", 422) from None
+        raise DomainError("invalid_code", Text("That code was not accepted. %(reason)s",
+                                               reason=exc.args[0]), 422) from None
 
 
 def timeline(bag: Bag) -> list[dict]:

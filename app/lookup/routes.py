@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
                    request, send_file, stream_with_context, url_for)
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
-from app.domain import DomainError
+from app.domain import N_, DomainError, Text
 from app.errors import error_response
 from app.extensions import db
+from app.i18n import translate
 from app.lookup import exports, queries
 from app.lookup.forms import (BagFilterForm, CompleteForm, DeleteForm, FindForm, MoveForm,
                               ReopenForm, UnlinkForm)
@@ -66,7 +68,7 @@ def find_bag():
     try:
         code = normalise_code(raw)
     except CodeError:
-        flash("Nothing was scanned. Scan or type a bag's code in the search box.", "warning")
+        flash(_("Nothing was scanned. Scan or type a bag's code in the search box."), "warning")
         return redirect(url_for("lookup.list_bags"))
     if queries.find_bag(code) is None:
         return _not_found(code)
@@ -85,7 +87,7 @@ def show_bag(code):
     try:
         canonical = normalise_code(code)
     except CodeError as exc:
-        return _not_found("", f"That code was not accepted. {exc}")
+        return _not_found("", Text("That code was not accepted. %(reason)s", reason=exc.args[0]))
     if canonical != code:
         return redirect(url_for("lookup.show_bag", code=canonical))
     try:
@@ -168,11 +170,11 @@ def export_xlsx():
 # --- corrections -------------------------------------------------------------------------
 
 SUCCESS = {
-    "unlinked": "{code} was taken out of {previous}. It is now a loose bag.",
-    "moved": "{code} moved from {previous} to {parent} ({count}).",
-    "completed": "{code} is complete.",
-    "reopened": "{code} is open again.",
-    "deleted": "{code} was deleted. Its history stays in the audit log.",
+    "unlinked": N_("%(code)s was taken out of %(previous)s. It is now a loose bag."),
+    "moved": N_("%(code)s moved from %(previous)s to %(parent)s (%(count)s)."),
+    "completed": N_("%(code)s is complete."),
+    "reopened": N_("%(code)s is open again."),
+    "deleted": N_("%(code)s was deleted. Its history stays in the audit log."),
 }
 
 
@@ -182,14 +184,14 @@ def _correct(action: str, code: str, service, *extra_fields: str):
     try:
         outcome = run(service, current_user, code, *args, form.reason.data)
     except DomainError as exc:
-        flash(exc.message, "danger")
+        flash(translate(exc.message), "danger")
         if exc.code == "bag_not_found":
             return redirect(url_for("lookup.list_bags"))
         return redirect(url_for("lookup.show_bag", code=code))
     parent = outcome.parent
-    flash(SUCCESS[outcome.result].format(
+    flash(_(SUCCESS[outcome.result],
         code=outcome.code,
-        previous=outcome.previous_parent.code if outcome.previous_parent else "no parent",
+        previous=outcome.previous_parent.code if outcome.previous_parent else _("no parent"),
         parent=parent.code if parent else "",
         count=f"{parent.child_count} / {parent.capacity}" if parent else ""), "success")
     if outcome.result == "deleted":

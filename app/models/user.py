@@ -21,6 +21,7 @@ class User(UserMixin, db.Model):
         # Stored lower-cased: unique without regard to case on every backend.
         CheckConstraint("username = lower(username)", name="username_lower"),
         CheckConstraint("session_version >= 1", name="session_version"),
+        CheckConstraint("language IN ('en', 'hi')", name="language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,6 +41,9 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_timecode: Mapped[int | None] = mapped_column(BigInteger)
+    # Issue 23: the user's language (en, hi) and IANA time zone; None: the request's / the site's.
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def has_two_factor(self) -> bool:
@@ -63,6 +67,8 @@ class User(UserMixin, db.Model):
             "role": self.role,
             "is_active": self.is_active,
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+            "language": self.language,
+            "timezone": self.timezone,
         }
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.domain import DomainError
+from app.domain import N_, DomainError, Text
 from app.rules.codes import is_doubled_read, matches
 
 PARENT, CHILD = "parent", "child"
@@ -23,6 +23,10 @@ SUPERVISOR_ROLES = ("supervisor", "admin")
 # Results of events that put a child into a parent (a scan, or a supervisor's move).
 INTO_PARENT = ("linked", "moved_in")
 REASON_MIN, REASON_MAX = 3, 300
+# Messages said by more than one rule.
+CHILD_NOT_PARENT = N_("%(code)s is a child bag, not a parent. Scan the parent's label first.")
+COMPLETE_SUPERVISOR_ONLY = N_("%(parent)s is complete; only a supervisor can take bags out "
+                              "of it.")
 
 # What the actions below answer: the service does exactly this.
 CREATE, OPEN_PARENT = "create", "open"
@@ -107,21 +111,23 @@ def parent_on_dispatch(parent: BagState | None, what: str) -> None:
 # --- codes ---------------------------------------------------------------------------------
 
 def _not_a_parent_code(code: str, rules: CodeRules) -> Refusal:
-    return Refusal("invalid_code", f"{code} is not a parent code. Parent codes look like "
-                                   f"{rules.parent_example}. Scan the parent's label.")
+    return Refusal("invalid_code", Text(
+        "%(code)s is not a parent code. Parent codes look like %(example)s. Scan the "
+        "parent's label.", code=code, example=rules.parent_example))
 
 
 def check_child_code(code: str, parent_code: str, rules: CodeRules) -> None:
     """A code scanned into a parent must look like a child's label."""
     if code == parent_code or rules.is_parent_code(code):
-        raise Refusal("code_is_parent", f"{code} is a parent code, not a child. To fill it, "
-                                        "scan it as the parent.")
+        raise Refusal("code_is_parent", Text("%(code)s is a parent code, not a child. To fill "
+                                             "it, scan it as the parent.", code=code))
     if is_doubled_read(code):
-        raise Refusal("invalid_code", f"{code} was not accepted: the label was read twice. "
-                                      "Scan the child's label again.")
+        raise Refusal("invalid_code", Text("%(code)s was not accepted: the label was read "
+                                           "twice. Scan the child's label again.", code=code))
     if not rules.is_child_code(code):
-        raise Refusal("invalid_code", f"{code} is not a child code. Child codes look like "
-                                      f"{rules.child_example}. Scan the child's label again.")
+        raise Refusal("invalid_code", Text(
+            "%(code)s is not a child code. Child codes look like %(example)s. Scan the "
+            "child's label again.", code=code, example=rules.child_example))
 
 
 # --- parents -------------------------------------------------------------------------------
@@ -130,8 +136,7 @@ def parent_scan(code: str, existing: BagState | None, rules: CodeRules) -> str:
     """A code scanned as a parent: CREATE a new parent, or OPEN_PARENT an existing one."""
     if existing is not None:
         if existing.kind == CHILD:
-            raise Refusal("code_is_child", f"{code} is a child bag, not a parent. Scan the "
-                                           "parent's label first.")
+            raise Refusal("code_is_child", Text(CHILD_NOT_PARENT, code=code))
         return OPEN_PARENT
     if not rules.is_parent_code(code):
         raise _not_a_parent_code(code, rules)
@@ -143,21 +148,22 @@ def parent_for_child_scan(parent_code: str, parent: BagState | None, rules: Code
     if parent is None:
         if not rules.is_parent_code(parent_code):
             raise _not_a_parent_code(parent_code, rules)
-        raise Refusal("parent_not_found", f"There is no parent {parent_code}. Scan the "
-                                          "parent's label to start it.")
+        raise Refusal("parent_not_found", Text("There is no parent %(code)s. Scan the "
+                                               "parent's label to start it.", code=parent_code))
     if parent.kind != PARENT:
-        raise Refusal("code_is_child", f"{parent_code} is a child bag, not a parent. Scan the "
-                                       "parent's label first.")
+        raise Refusal("code_is_child", Text(CHILD_NOT_PARENT, code=parent_code))
 
 
 def parent_takes_children(parent: BagState, scanned: str) -> None:
     if parent.status == COMPLETE:
-        raise Refusal("parent_complete", f"{parent.code} is complete. Put {scanned} aside and "
-                                         "scan a new parent, or ask a supervisor to reopen it.")
+        raise Refusal("parent_complete", Text(
+            "%(parent)s is complete. Put %(code)s aside and scan a new parent, or ask a "
+            "supervisor to reopen it.", parent=parent.code, code=scanned))
     if parent.count >= parent.capacity:
-        raise Refusal("parent_full", f"{parent.code} is full ({parent.count} / "
-                                     f"{parent.capacity}). Put {scanned} aside and scan a new "
-                                     "parent.")
+        raise Refusal("parent_full", Text(
+            "%(parent)s is full (%(count)s / %(capacity)s). Put %(code)s aside and scan a "
+            "new parent.", parent=parent.code, count=parent.count, capacity=parent.capacity,
+            code=scanned))
 
 
 def takes_new_child(parent: BagState) -> bool:
@@ -186,13 +192,14 @@ def link_child(parent: BagState, code: str, child: BagState | None) -> str:
     """The part of a child scan that depends on the child's state (the codes are checked)."""
     if child is not None:
         if child.kind == PARENT:
-            raise Refusal("code_is_parent", f"{code} is a parent, not a child. To fill it, "
-                                            "scan it as the parent.")
+            raise Refusal("code_is_parent", Text("%(code)s is a parent, not a child. To fill "
+                                                 "it, scan it as the parent.", code=code))
         if child.parent == parent.code:
             return ALREADY_LINKED
         if child.parent is not None:
-            raise Refusal("child_in_other_parent", f"{code} is already in {child.parent}. Put "
-                                                   "it aside and tell a supervisor.",
+            raise Refusal("child_in_other_parent", Text(
+                "%(code)s is already in %(parent)s. Put it aside and tell a supervisor.",
+                code=code, parent=child.parent),
                           other_parent=child.parent)
     parent_takes_children(parent, code)
     return LINK_NEW if child is None else LINK
@@ -205,9 +212,10 @@ def replay(previous_parent: str | None, previous_code: str, parent_code: str,
     'replayed', which would drop the new scan without a word."""
     if previous_parent == parent_code and previous_code == code:
         return REPLAYED
-    raise Refusal("scan_id_reused", f"This scan's id was already used for {previous_code} in "
-                                    f"{previous_parent or 'another parent'}; {code} was not "
-                                    "saved. Scan it again.",
+    raise Refusal("scan_id_reused", Text(
+        "This scan's id was already used for %(previous)s in %(parent)s; %(code)s was not "
+        "saved. Scan it again.", previous=previous_code,
+        parent=previous_parent or Text("another parent"), code=code),
                   previous={"parent": previous_parent, "code": previous_code})
 
 
@@ -215,27 +223,29 @@ def replay(previous_parent: str | None, previous_code: str, parent_code: str,
 
 def finish(parent: BagState, force: bool) -> str:
     if parent.status == COMPLETE:
-        raise Refusal("parent_complete", f"{parent.code} is already complete.")
+        raise Refusal("parent_complete", Text("%(parent)s is already complete.",
+                                              parent=parent.code))
     if parent.count < parent.capacity and not force:
-        raise Refusal("under_capacity", f"{parent.code} has {parent.count} of "
-                                        f"{parent.capacity} bags. Confirm to finish it short, "
-                                        "or scan the remaining bags.")
+        raise Refusal("under_capacity", Text(
+            "%(parent)s has %(count)s of %(capacity)s bags. Confirm to finish it short, or "
+            "scan the remaining bags.", parent=parent.code, count=parent.count,
+            capacity=parent.capacity))
     return FINISH
 
 
 def reopen(actor: Actor, parent: BagState) -> str:
     if not actor.is_supervisor:
-        raise Refusal("forbidden", "Only a supervisor can reopen a parent. Ask one.")
+        raise Refusal("forbidden", Text("Only a supervisor can reopen a parent. Ask one."))
     parent_on_dispatch(parent, "it cannot be reopened")
     if parent.status == OPEN:
-        raise Refusal("parent_open", f"{parent.code} is already open.")
+        raise Refusal("parent_open", Text("%(parent)s is already open.", parent=parent.code))
     return REOPEN
 
 
 # --- undo ----------------------------------------------------------------------------------
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%H:%M on %d %b") if moment else "earlier"
+    return moment.strftime("%H:%M on %d %b") if moment else Text("earlier")
 
 
 def undo(actor: Actor, code: str, child: BagState | None, named_parent: str | None,
@@ -243,26 +253,27 @@ def undo(actor: Actor, code: str, child: BagState | None, named_parent: str | No
     """Take a named child out of its parent at the station. Staff may undo only their own
     link that no later correction touched, in a parent that is still open; supervisors any."""
     if child is None or child.kind != CHILD or child.parent is None:
-        raise Refusal("not_linked", f"{code} is not in any parent; there is nothing to undo.")
+        raise Refusal("not_linked", Text("%(code)s is not in any parent; there is nothing "
+                                         "to undo.", code=code))
     if named_parent is not None and named_parent != child.parent:
-        raise Refusal("child_in_other_parent", f"{code} is not in {named_parent}: it is in "
-                                               f"{child.parent}. Nothing was undone.",
+        raise Refusal("child_in_other_parent", Text(
+            "%(code)s is not in %(named)s: it is in %(parent)s. Nothing was undone.",
+            code=code, named=named_parent, parent=child.parent),
                       other_parent=child.parent)
     parent_on_dispatch(parent, "its bags cannot be taken out")
     if actor.is_supervisor:
         return UNLINK
     if parent is not None and parent.status != OPEN:
-        raise Refusal("parent_complete", f"{child.parent} is complete; only a supervisor can "
-                                         "take bags out of it.")
+        raise Refusal("parent_complete", Text(COMPLETE_SUPERVISOR_ONLY, parent=child.parent))
     if last_link is not None and last_link.result != "linked":
-        raise Refusal("corrected", f"{code} was put into {child.parent} by "
-                                   f"{last_link.username or 'a supervisor'} at "
-                                   f"{_when(last_link.at)}, after your scan. Ask a supervisor "
-                                   "to take it out.",
+        raise Refusal("corrected", Text(
+            "%(code)s was put into %(parent)s by %(user)s at %(at)s, after your scan. Ask a "
+            "supervisor to take it out.", code=code, parent=child.parent,
+            user=last_link.username or Text("a supervisor"), at=_when(last_link.at)),
                       changed_by=last_link.username)
     if last_link is None or last_link.user_id != actor.id:
-        raise Refusal("not_your_scan", f"{code} was scanned by someone else. Ask a supervisor "
-                                       "to take it out.")
+        raise Refusal("not_your_scan", Text("%(code)s was scanned by someone else. Ask a "
+                                            "supervisor to take it out.", code=code))
     return UNLINK
 
 
@@ -272,12 +283,12 @@ def undo_last(actor: Actor, parent: BagState, links: dict[str, LinkRecord]) -> s
     put it in). Answers the child's code."""
     parent_on_dispatch(parent, "its bags cannot be taken out")
     if not actor.is_supervisor and parent.status != OPEN:
-        raise Refusal("parent_complete", f"{parent.code} is complete; only a supervisor can "
-                                         "take bags out of it.")
+        raise Refusal("parent_complete", Text(COMPLETE_SUPERVISOR_ONLY, parent=parent.code))
     mine = [(record.seq, code) for code, record in links.items()
             if record.user_id == actor.id and record.result == "linked"]
     if not mine:
-        raise Refusal("nothing_to_undo", f"You have no scans in {parent.code} left to undo.")
+        raise Refusal("nothing_to_undo", Text("You have no scans in %(parent)s left to undo.",
+                                              parent=parent.code))
     return max(mine)[1]
 
 
@@ -286,36 +297,41 @@ def undo_last(actor: Actor, parent: BagState, links: dict[str, LinkRecord]) -> s
 def clean_reason(raw: object) -> str:
     reason = " ".join(raw.split()) if isinstance(raw, str) else ""
     if len(reason) < REASON_MIN:
-        raise Refusal("reason_required", f"Say why you make this correction (at least "
-                                         f"{REASON_MIN} characters).", field="reason")
+        raise Refusal("reason_required", Text(
+            "Say why you make this correction (at least %(count)s characters).",
+            count=REASON_MIN), field="reason")
     if len(reason) > REASON_MAX:
-        raise Refusal("reason_required", f"Keep the reason under {REASON_MAX} characters.",
+        raise Refusal("reason_required", Text("Keep the reason under %(count)s characters.",
+                                              count=REASON_MAX),
                       field="reason")
     return reason
 
 
 def require_supervisor(actor: Actor) -> None:
     if not actor.is_supervisor:
-        raise Refusal("forbidden", "Only a supervisor or an admin can correct bags. Ask one.")
+        raise Refusal("forbidden", Text("Only a supervisor or an admin can correct bags. "
+                                        "Ask one."))
 
 
 def _existing(code: str, bag: BagState | None) -> BagState:
     if bag is None:
-        raise Refusal("bag_not_found", f"There is no bag {code}. Check the code.")
+        raise Refusal("bag_not_found", Text("There is no bag %(code)s. Check the code.",
+                                            code=code))
     return bag
 
 
 def _child_to_correct(code: str, bag: BagState | None) -> BagState:
     if _existing(code, bag).kind != CHILD:
-        raise Refusal("code_is_parent", f"{code} is a parent. Only child bags can be unlinked "
-                                        "or moved.")
+        raise Refusal("code_is_parent", Text("%(code)s is a parent. Only child bags can be "
+                                             "unlinked or moved.", code=code))
     return bag
 
 
 def unlink(code: str, child: BagState | None, parent: BagState | None = None) -> str:
     child = _child_to_correct(code, child)
     if child.parent is None:
-        raise Refusal("not_linked", f"{code} is not in any parent; there is nothing to unlink.")
+        raise Refusal("not_linked", Text("%(code)s is not in any parent; there is nothing "
+                                         "to unlink.", code=code))
     parent_on_dispatch(parent, "its bags cannot be taken out")
     return UNLINK
 
@@ -325,24 +341,26 @@ def move(code: str, child: BagState | None, target_code: str, target: BagState |
     child = _child_to_correct(code, child)
     parent_on_dispatch(source, "its bags cannot be moved out")
     if target is None or target.kind != PARENT:
-        raise Refusal("parent_not_found", f"There is no parent {target_code}. Check the "
-                                          "parent's code.")
+        raise Refusal("parent_not_found", Text("There is no parent %(code)s. Check the "
+                                               "parent's code.", code=target_code))
     if child.parent == target.code:
-        raise Refusal("already_linked", f"{code} is already in {target.code}.")
+        raise Refusal("already_linked", Text("%(code)s is already in %(parent)s.", code=code,
+                                             parent=target.code))
     if target.status == COMPLETE:
-        raise Refusal("parent_complete", f"{target.code} is complete. Reopen it first, or "
-                                         "choose another parent.")
+        raise Refusal("parent_complete", Text("%(parent)s is complete. Reopen it first, or "
+                                              "choose another parent.", parent=target.code))
     if target.count >= target.capacity:
-        raise Refusal("parent_full", f"{target.code} is full ({target.count} / "
-                                     f"{target.capacity}). Choose another parent.")
+        raise Refusal("parent_full", Text(
+            "%(parent)s is full (%(count)s / %(capacity)s). Choose another parent.",
+            parent=target.code, count=target.count, capacity=target.capacity))
     return MOVE
 
 
 def parent_to_correct(code: str, bag: BagState | None) -> BagState:
     """A supervisor's complete or reopen names a parent."""
     if _existing(code, bag).kind != PARENT:
-        raise Refusal("code_is_child", f"{code} is a child bag; only a parent can be completed "
-                                       "or reopened.")
+        raise Refusal("code_is_child", Text("%(code)s is a child bag; only a parent can be "
+                                            "completed or reopened.", code=code))
     return bag
 
 
@@ -351,6 +369,7 @@ def delete(code: str, bag: BagState | None, parent: BagState | None = None) -> s
     parent_on_dispatch(parent, "its bags cannot be deleted" if bag is not None
                        and bag.kind == CHILD else "it cannot be deleted")
     if _existing(code, bag).kind == PARENT and bag.count:
-        raise Refusal("has_children", f"{code} still holds {bag.count} bags. Move or unlink "
-                                      "them first, then delete it.")
+        raise Refusal("has_children", Text("%(code)s still holds %(count)s bags. Move or "
+                                           "unlink them first, then delete it.", code=code,
+                                           count=bag.count))
     return DELETE

@@ -9,6 +9,8 @@ import functools
 import re
 import unicodedata
 
+from app.domain import Text
+
 MAX_RAW_LENGTH = 256  # far above any label; a 10 kB "code" is refused before any work
 
 _INVISIBLE = dict.fromkeys(
@@ -32,31 +34,32 @@ def normalise_code(raw: object) -> str:
     """The canonical form of a scanned code, or CodeError when nothing usable is left.
     Only strings are accepted: a number or boolean would lose leading zeros or meaning."""
     if not isinstance(raw, str):
-        raise CodeError("A code must be text, as the scanner types it.")
+        raise CodeError(Text("A code must be text, as the scanner types it."))
     if raw.isascii() and raw.isprintable() and len(raw) <= MAX_RAW_LENGTH:
         # Nearly every read: plain ASCII holds no control, invisible, full-width or other
         # script's characters, so stripping and upper-casing is all the steps below do.
         text = raw.strip().upper()
         if not text:
-            raise CodeError("Nothing was scanned: scan the code again.")
+            raise CodeError(Text("Nothing was scanned: scan the code again."))
         return text
     return _normalise_every_step(raw)
 
 
 def _normalise_every_step(raw: str) -> str:
     if len(raw) > MAX_RAW_LENGTH:
-        raise CodeError(f"The code is longer than {MAX_RAW_LENGTH} characters: scan it again.")
+        raise CodeError(Text("The code is longer than %(count)s characters: scan it again.",
+                             count=MAX_RAW_LENGTH))
     if any(unicodedata.category(ch) == "Cs" for ch in raw):
         # A lone surrogate is a broken character no label carries: dropping it could turn
         # the read into another real code, so the scan is refused.
-        raise CodeError("The code has a broken character in it: scan it again.")
+        raise CodeError(Text("The code has a broken character in it: scan it again."))
     text = raw.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
     # Control characters (CR, LF, TAB, GS, NUL, ...) anywhere are scanner artefacts.
     text = "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cc")
     text = text.strip().upper()
     if not text:
-        raise CodeError("Nothing was scanned: scan the code again.")
+        raise CodeError(Text("Nothing was scanned: scan the code again."))
     return text
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from app.domain import N_
+
 PREFIX = "TT:"
 
 
@@ -25,17 +27,18 @@ class Command:
     help: str     # when to scan it
 
 
+# word and help are English, marked for the catalogs; the page says them in its language.
 COMMANDS = (
-    Command("finish", PREFIX + "FINISH", "Finish",
-            "Finish the open parent. If it is not full, the station asks first."),
-    Command("finish_short", PREFIX + "CONFIRM", "Yes, finish short",
-            "Answers \u201cFinish it short?\u201d with yes. Does nothing otherwise."),
-    Command("cancel", PREFIX + "CANCEL", "Cancel",
-            "Answers \u201cFinish it short?\u201d with no: keep filling the parent."),
-    Command("undo", PREFIX + "UNDO", "Undo last",
-            "Takes the last bag scanned out of the open parent."),
-    Command("new_parent", PREFIX + "NEW", "New parent",
-            "Leaves the open parent as it is; then scan the next parent bag."),
+    Command("finish", PREFIX + "FINISH", N_("Finish"),
+            N_("Finish the open parent. If it is not full, the station asks first.")),
+    Command("finish_short", PREFIX + "CONFIRM", N_("Yes, finish short"),
+            N_("Answers \u201cFinish it short?\u201d with yes. Does nothing otherwise.")),
+    Command("cancel", PREFIX + "CANCEL", N_("Cancel"),
+            N_("Answers \u201cFinish it short?\u201d with no: keep filling the parent.")),
+    Command("undo", PREFIX + "UNDO", N_("Undo last"),
+            N_("Takes the last bag scanned out of the open parent.")),
+    Command("new_parent", PREFIX + "NEW", N_("New parent"),
+            N_("Leaves the open parent as it is; then scan the next parent bag.")),
 )
 
 BY_CODE = {command.code: command for command in COMMANDS}

@@ -14,6 +14,7 @@ from app.audit.services import record_audit
 from app.extensions import db
 from app.models import CHILD, LINKED, PARENT, UNLINKED, Bag, User
 from app.models.types import utcnow
+from app.domain import Text
 from app.rules import bags as rules
 from app.rules.codes import CodeError, normalise_code
 from app.scanning import services as scans
@@ -33,7 +34,8 @@ def normalise_or_refuse(raw_code: object) -> str:
     try:
         return normalise_code(raw_code)
     except CodeError as exc:
-        raise rules.Refusal("invalid_code", f"That code was not accepted. {exc}") from None
+        raise rules.Refusal("invalid_code", Text("That code was not accepted. %(reason)s",
+                                                 reason=exc.args[0])) from None
 
 
 def snapshot(bag: Bag | None, parent_code: str | None = None) -> dict | None:
@@ -48,8 +50,8 @@ def snapshot(bag: Bag | None, parent_code: str | None = None) -> dict | None:
 
 
 def _changed_meanwhile(code: str) -> rules.Refusal:
-    return rules.Refusal("bag_changed", f"{code} was changed by someone else just now. Look it "
-                                        "up again and retry.")
+    return rules.Refusal("bag_changed", Text("%(code)s was changed by someone else just now. "
+                                             "Look it up again and retry.", code=code))
 
 
 def _prepare(actor: User, raw_code: object, raw_reason: object) -> tuple[str, str]:

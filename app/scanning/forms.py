@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import Length
@@ -8,5 +9,5 @@ class ScanForm(FlaskForm):
     input drives the JSON API. The pressed button's `action` is scan, undo, finish or
     finish_short."""
 
-    code = StringField("Scan", validators=[Length(max=256)])
+    code = StringField(_l("Scan"), validators=[Length(max=256)])
     parent = HiddenField()

@@ -3,10 +3,13 @@ form posts here and the page is rendered again with the result (post, redirect, 
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.domain import N_
 from app.extensions import db
+from app.i18n import translate
 from app.dashboard.services import scans_today_by
 from app.models import PARENT, Bag
 from app.ratelimits import scan_limit
@@ -76,7 +79,7 @@ def commands_pdf():
 def submit_scan():
     form = ScanForm()
     if not form.validate_on_submit():
-        flash("That scan could not be read. Scan the code again.", "danger")
+        flash(_("That scan could not be read. Scan the code again."), "danger")
         return redirect(url_for("scanning.show_station", parent=_kept_parent(form.parent.data)))
     parent_code = (form.parent.data or "").strip() or None
     action = request.form.get("action") or "scan"
@@ -87,16 +90,16 @@ def submit_scan():
         if command.action == "cancel" or parent_code is None:
             return redirect(url_for("scanning.show_station", parent=_kept_parent(parent_code)))
         if command.action == "finish_short" and request.form.get("confirming") != "1":
-            flash("Nothing to confirm: scan \u201cFinish\u201d first.", "info")
+            flash(_("Nothing to confirm: scan \u201cFinish\u201d first."), "info")
             return redirect(url_for("scanning.show_station", parent=_kept_parent(parent_code)))
         action = command.action
     try:
         outcome = _dispatch(action, parent_code, form.code.data or "")
     except ScanError as error:
         if error.code == "under_capacity":
-            flash(error.message, "warning")
+            flash(translate(error.message), "warning")
             return redirect(url_for("scanning.show_station", parent=parent_code, confirm_finish=1))
-        flash(error.message, "danger")
+        flash(translate(error.message), "danger")
         keep = _kept_parent(parent_code) if error.code != "parent_not_found" else None
         return redirect(url_for("scanning.show_station", parent=keep))
     flash(_describe(outcome), FLASH_CATEGORY.get(outcome.result, "info"))
@@ -141,15 +144,22 @@ def _looks_like_parent(code: str) -> bool:
 
 def _describe(outcome) -> str:
     parent = outcome.parent
-    counter = f"{parent.child_count} / {parent.capacity}"
-    child = outcome.child.code if outcome.child is not None else ""
-    return {
-        "parent_created": f"New parent {parent.code} started. Scan its bags.",
-        "parent_opened": f"Parent {parent.code} opened ({counter}, {parent.status}).",
-        "linked": f"{child} added to {parent.code} ({counter})."
-                  + (" The parent is complete." if parent.status == "complete" else ""),
-        "already_linked": f"{child} is already in {parent.code}. Scan the next bag.",
-        "replayed": "That scan was already saved.",
-        "unlinked": f"{child} taken out of {parent.code} ({counter}).",
-        "completed": f"{parent.code} is complete with {counter} bags.",
-    }.get(outcome.result, outcome.result)
+    values = {"parent": parent.code, "count": parent.child_count, "capacity": parent.capacity,
+              "code": outcome.child.code if outcome.child is not None else ""}
+    if outcome.result == "linked" and parent.status == "complete":
+        return _("%(code)s added to %(parent)s (%(count)s / %(capacity)s). The parent is "
+                 "complete.", **values)
+    if outcome.result == "parent_opened":
+        values["status"] = _("complete") if parent.status == "complete" else _("open")
+    words = {
+        "parent_created": N_("New parent %(parent)s started. Scan its bags."),
+        "parent_opened": N_("Parent %(parent)s opened (%(count)s / %(capacity)s, %(status)s)."),
+        "linked": N_("%(code)s added to %(parent)s (%(count)s / %(capacity)s)."),
+        "already_linked": N_("%(code)s is already in %(parent)s. Scan the next bag."),
+        "replayed": N_("That scan was already saved."),
+        "unlinked": N_("%(code)s taken out of %(parent)s (%(count)s / %(capacity)s)."),
+        "completed": N_("%(parent)s is complete with %(count)s / %(capacity)s bags."),
+    }
+    if outcome.result not in words:
+        return outcome.result
+    return _(words[outcome.result], **values)

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import select, text, update
 
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
 from app.models import (CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, UNLINKED, Bag,
                         ScanEvent, User)
@@ -77,7 +77,10 @@ def _normalise(raw: object, action: str, what: str) -> str:
     try:
         return normalise_code(raw)
     except CodeError as exc:
-        raise ScanError("invalid_code", f"The {what} code was not accepted. {exc}",
+        message = (Text("The parent code was not accepted. %(reason)s", reason=exc.args[0])
+                   if what == "parent" else
+                   Text("The child code was not accepted. %(reason)s", reason=exc.args[0]))
+        raise ScanError("invalid_code", message,
                         action=action, scanned=printable(raw)) from None
 
 
@@ -86,7 +89,8 @@ def _validate_scan_id(scan_id: object, action: str, code: str) -> str | None:
         return None
     if not isinstance(scan_id, str) or not SCAN_ID_PATTERN.match(scan_id):
         raise ScanError("invalid_scan_id",
-                        "scan_id must be text of 1 to 64 letters, digits or . _ : - characters.",
+                        Text("scan_id must be text of 1 to 64 letters, digits or . _ : - "
+                             "characters."),
                         action=action, scanned=code)
     return scan_id
 
@@ -131,7 +135,8 @@ def _parent_for_scan(parent_code: str, action: str, code: str) -> store.ParentRo
         bag, _ = store.bag_with_parent_code(parent_code)
         with refusing(action, code, bag=bag):
             rules.parent_for_child_scan(parent_code, store.state_of(bag), store.code_rules())
-        raise ScanError("parent_not_found", f"There is no parent {parent_code}.",
+        raise ScanError("parent_not_found", Text("There is no parent %(code)s.",
+                                             code=parent_code),
                         action=action, scanned=code)  # pragma: no cover - a parent row unlocked
     return parent
 
@@ -313,7 +318,8 @@ def _locked_parent(raw_code: object, action: str) -> Bag:
     code = _normalise(raw_code, action, "parent")
     parent = store.lock_parent(code)
     if parent is None:
-        raise ScanError("parent_not_found", f"There is no parent {code}. Check the code.",
+        raise ScanError("parent_not_found", Text("There is no parent %(code)s. Check the code.",
+                                             code=code),
                         action=action, scanned=code, parent_code=code)
     return parent
 
@@ -396,8 +402,8 @@ def _locked_child_and_parent(code: str, action: str) -> tuple[Bag | None, Bag | 
         child, _ = store.bag_with_parent_code(code)
         if child is None or child.parent_id == parent.id:
             return child, parent
-    raise ScanError("bag_changed", f"{code} was changed by someone else just now. Look it "
-                                   "up again and retry.", action=action, scanned=code)
+    raise ScanError("bag_changed", Text("%(code)s was changed by someone else just now. "
+                                        "Look it up again and retry.", code=code), action=action, scanned=code)
 
 
 def record_rejection(user: User, error: ScanError, *, station: object = None,

@@ -3,7 +3,10 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField, Submi
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from flask_babel import lazy_gettext as _l
+
 from app.auth.passwords import MAX_LENGTH
+from app.i18n import LANGUAGES
 from app.models import ROLES
 
 ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
@@ -15,23 +18,23 @@ class UserFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", validators=[Optional(), Length(max=120)],
-                    render_kw={"placeholder": "username or name", "autocapitalize": "none"})
-    role = SelectField("Role", choices=[SelectChoice("", "Any role"), *ROLE_CHOICES],
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=120)],
+                    render_kw={"placeholder": _l("username or name"), "autocapitalize": "none"})
+    role = SelectField(_l("Role"), choices=[SelectChoice("", _l("Any role")), *ROLE_CHOICES],
                        validate_choice=False)
-    active = SelectField("Status", choices=[SelectChoice("", "Any status"),
-                                            SelectChoice("yes", "Active"),
-                                            SelectChoice("no", "Inactive")],
+    active = SelectField(_l("Status"), choices=[SelectChoice("", _l("Any status")),
+                                            SelectChoice("yes", _l("Active")),
+                                            SelectChoice("no", _l("Inactive"))],
                          validate_choice=False)
-    submit = SubmitField("Filter")
+    submit = SubmitField(_l("Filter"))
 
 
 def _generate_field() -> BooleanField:
-    return BooleanField("Generate a password and show it once", default=True)
+    return BooleanField(_l("Generate a password and show it once"), default=True)
 
 
 def _password_field() -> PasswordField:
-    return PasswordField("Password (leave empty when generating)",
+    return PasswordField(_l("Password (leave empty when generating)"),
                          validators=[Optional(), Length(max=MAX_LENGTH)],
                          render_kw={"autocomplete": "new-password"})
 
@@ -40,67 +43,90 @@ def password_choice_is_clear(form) -> bool:
     """Either a password typed by the admin, or one generated and shown once; when the
     form asks for neither or both, the password field says what to do and this is False."""
     if form.generate.data and form.password.data:
-        form.password.errors.append("Leave the password empty when generating one, "
-                                    "or untick Generate to use the password you typed.")
+        form.password.errors.append(_l("Leave the password empty when generating one, "
+                                    "or untick Generate to use the password you typed."))
         return False
     if not form.generate.data and not form.password.data:
-        form.password.errors.append("Type a password, or tick Generate.")
+        form.password.errors.append(_l("Type a password, or tick Generate."))
         return False
     return True
 
 
 class CreateUserForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(message="Type a username."),
+    username = StringField(_l("Username"), validators=[DataRequired(message=_l("Type a username.")),
                                                    Length(max=64)],
                            render_kw={"autocapitalize": "none", "autocomplete": "off",
                                       "spellcheck": "false"})
-    display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="staff")
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="staff")
     generate = _generate_field()
     password = _password_field()
-    submit = SubmitField("Create user")
+    submit = SubmitField(_l("Create user"))
 
 
 class EditUserForm(FlaskForm):
-    display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    submit = SubmitField("Save changes")
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    submit = SubmitField(_l("Save changes"))
 
 
 class ResetPasswordForm(FlaskForm):
     generate = _generate_field()
     password = _password_field()
-    submit = SubmitField("Reset password")
+    submit = SubmitField(_l("Reset password"))
 
 
 class DeactivateForm(FlaskForm):
-    submit = SubmitField("Deactivate")
+    submit = SubmitField(_l("Deactivate"))
 
 
 class ReactivateForm(FlaskForm):
-    submit = SubmitField("Reactivate")
+    submit = SubmitField(_l("Reactivate"))
 
 
 class EndSessionsForm(FlaskForm):
-    submit = SubmitField("Log out everywhere")
+    submit = SubmitField(_l("Log out everywhere"))
 
 
 class ResetTwoFactorForm(FlaskForm):
-    submit = SubmitField("Reset second factor")
+    submit = SubmitField(_l("Reset second factor"))
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        "Current password", validators=[DataRequired(message="Type your current password."),
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Type your current password.")),
                                         Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"})
-    new_password = PasswordField(
-        "New password", validators=[DataRequired(message="Type a new password."),
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Type a new password.")),
                                     Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "new-password"})
-    confirm_password = PasswordField(
-        "New password again", validators=[
-            DataRequired(message="Type the new password a second time."),
-            EqualTo("new_password", message="The two new passwords differ. Type them again.")],
+    confirm_password = PasswordField(_l("New password again"), validators=[
+            DataRequired(message=_l("Type the new password a second time.")),
+            EqualTo("new_password", message=_l("The two new passwords differ. Type them again."))],
         render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Change password")
+    submit = SubmitField(_l("Change password"))
+
+
+def _language_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _l("As the browser asks")),
+            *(SelectChoice(code, name) for code, name in LANGUAGES.items())]
+
+
+TIMEZONE_CHOICES = ("Asia/Kolkata", "Asia/Dubai", "Asia/Kathmandu", "Asia/Dhaka",
+                    "Asia/Singapore", "Europe/London", "UTC")
+
+
+class PreferencesForm(FlaskForm):
+    """A user's own language and time zone (issue 23)."""
+
+    language = SelectField(_l("Language"), validate_choice=False)
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+        zones = list(TIMEZONE_CHOICES)
+        if self.timezone.data and self.timezone.data not in zones:
+            zones.append(self.timezone.data)
+        self.timezone.choices = [SelectChoice("", _l("The warehouse's")),
+                                 *(SelectChoice(zone, zone) for zone in zones)]

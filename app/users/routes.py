@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user
 
 from app.ratelimits import user_rate_key
+from app.i18n import translate
 from app.audit.services import list_audit_events
 from app.auth.decorators import role_required
 from app.auth.services import AccountError
@@ -16,7 +19,7 @@ from app.errors import error_response
 from app.extensions import db, limiter
 from app.users import services
 from app.users.forms import (ChangePasswordForm, CreateUserForm, DeactivateForm, EditUserForm,
-                             EndSessionsForm, ReactivateForm, ResetPasswordForm,
+                             EndSessionsForm, PreferencesForm, ReactivateForm, ResetPasswordForm,
                              ResetTwoFactorForm, UserFilterForm, password_choice_is_clear)
 
 bp = Blueprint("users", __name__)
@@ -29,9 +32,9 @@ def _show_errors(form, error: AccountError) -> None:
     """Put the service's refusal next to the field it is about, or above the form."""
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, translate(error.message)]
     else:
-        flash(error.message, "danger")
+        flash(translate(error.message), "danger")
 
 
 def _validated(form) -> bool:
@@ -134,7 +137,7 @@ def edit_user(username):
     except AccountError as error:
         db.session.rollback()
         _show_field_error(form, error)
-        return _render_user(user, error.status, error=error.message, edit_form=form)
+        return _render_user(user, error.status, error=translate(error.message), edit_form=form)
     flash(f"Saved {user.username}.", "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
@@ -142,7 +145,7 @@ def edit_user(username):
 def _show_field_error(form, error: AccountError) -> None:
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, translate(error.message)]
 
 
 @bp.post("/users/<username>/password")
@@ -161,7 +164,7 @@ def reset_password(username):
     except AccountError as error:
         db.session.rollback()
         _show_field_error(form, error)
-        return _render_user(user, error.status, error=error.message, reset_form=form)
+        return _render_user(user, error.status, error=translate(error.message), reset_form=form)
     if generated:
         return _show_password_once(user, generated, created=False)
     flash(f"Password of {user.username} reset; their sessions have ended.", "success")
@@ -182,7 +185,7 @@ def _button(form_class, prefix: str, change, done: str):
             db.session.commit()
         except AccountError as error:
             db.session.rollback()
-            return _render_user(user, error.status, error=error.message)
+            return _render_user(user, error.status, error=translate(error.message))
         if user.id == current_user.id:
             login_user(user)  # the session version moved on: keep this session, end the others
         flash(done.format(username=user.username), "success")
@@ -228,7 +231,7 @@ def show_account():
     form = ChangePasswordForm()
     if request.method == "POST":
         if not form.validate():
-            return render_template("users/account.html", form=form), 422
+            return _render_account(form, 422)
         user = _actor()
         try:
             services.change_own_password(user, form.current_password.data,
@@ -237,8 +240,35 @@ def show_account():
         except AccountError as error:
             db.session.rollback()
             _show_errors(form, error)
-            return render_template("users/account.html", form=form), error.status
+            return _render_account(form, error.status)
         login_user(user)  # this session carries the new version; every other one has ended
         flash("Your password is changed. Your other sessions have ended.", "success")
         return redirect(url_for("users.show_account"), 303)
-    return render_template("users/account.html", form=form)
+    return _render_account(form)
+
+
+def _render_account(form, status: int = 200, preferences=None):
+    user = _actor()
+    preferences = preferences or PreferencesForm(
+        formdata=None, language=user.language or "", timezone=user.timezone or "")
+    return render_template("users/account.html", form=form, preferences=preferences), status
+
+
+@bp.post("/account/preferences")
+@login_required
+def save_preferences():
+    """One's own language and time zone."""
+    form = PreferencesForm()
+    if not form.validate():
+        return _render_account(ChangePasswordForm(formdata=None), 422, form)
+    try:
+        services.set_preferences(_actor(), {"language": form.language.data,
+                                            "timezone": form.timezone.data})
+        db.session.commit()
+    except AccountError as error:
+        db.session.rollback()
+        _show_errors(form, error)
+        return _render_account(ChangePasswordForm(formdata=None), error.status, form)
+    refresh()  # the notice below in the language just chosen
+    flash(_("Saved: your language and time zone."), "success")
+    return redirect(url_for("users.show_account"), 303)

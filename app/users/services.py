@@ -24,15 +24,18 @@ from app.audit.services import (ACCOUNT_PASSWORD_CHANGE, USER_CREATE, USER_DEACT
                                 USER_LOGOUT_EVERYWHERE, USER_PASSWORD_RESET, USER_REACTIVATE,
                                 USER_TWO_FACTOR_RESET, USER_UPDATE, record_audit)
 from app.auth.passwords import generate_password, hash_password, verify_password
-from app.auth.services import (AccountError, create_user, end_sessions, find_user,
+from app.auth.services import (USERNAME_TAKEN, AccountError, create_user, end_sessions, find_user,
                                normalise_username, validate_new_password)
+from app.domain import Text
 from app.extensions import db
+from app.i18n import LANGUAGES, is_timezone
 from app.models import ROLES, User
 
 ADMIN = "admin"
 MAX_DISPLAY_NAME = 120
-EDITABLE_FIELDS = ("display_name", "role", "is_active", "password")
-CREATE_FIELDS = ("username", "role", "password", "display_name")
+EDITABLE_FIELDS = ("display_name", "role", "is_active", "password", "language", "timezone")
+CREATE_FIELDS = ("username", "role", "password", "display_name", "language", "timezone")
+PREFERENCES = ("language", "timezone")
 RESERVED_USERNAMES = frozenset({"new"})  # /users/new is the creation page
 
 
@@ -61,8 +64,8 @@ def get_user(username: str) -> User:
     user = find_user(username) if isinstance(username, str) else None
     if user is None:
         raise AccountError("user_not_found",
-                           f"There is no user {normalise_username(str(username))!r}. "
-                           "Check the username in the user list.")
+                           Text("There is no user %(name)s. Check the username in the user list.",
+                                name=repr(normalise_username(str(username)))))
     return user
 
 
@@ -70,7 +73,8 @@ def get_user(username: str) -> User:
 
 def _check_role(role: object) -> str:
     if not isinstance(role, str) or role not in ROLES:
-        raise AccountError("invalid_role", f"Role must be one of: {', '.join(ROLES)}.",
+        raise AccountError("invalid_role", Text("Role must be one of: %(choices)s.",
+                                                choices=", ".join(ROLES)),
                            field="role")
     return role
 
@@ -89,9 +93,46 @@ def _check_display_name(display_name: object) -> str:
     cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cc")
     if len(cleaned) > MAX_DISPLAY_NAME:
         raise AccountError("invalid_display_name",
-                           f"Use at most {MAX_DISPLAY_NAME} characters for the display name.",
+                           Text("Use at most %(count)s characters for the display name.",
+                                count=MAX_DISPLAY_NAME),
                            field="display_name")
     return cleaned
+
+
+def check_language(language: object) -> str | None:
+    """`en`, `hi`, or None (null or empty: the browser's language)."""
+    if language is None or language == "":
+        return None
+    if not isinstance(language, str) or language not in LANGUAGES:
+        raise AccountError("invalid_language", Text(
+            "The language must be one of: %(choices)s.", choices=", ".join(LANGUAGES)),
+            field="language")
+    return language
+
+
+def check_timezone(timezone: object) -> str | None:
+    """An IANA time zone name such as Asia/Kolkata, or None (null or empty: the site's)."""
+    if timezone is None or timezone == "":
+        return None
+    if not is_timezone(timezone):
+        raise AccountError("invalid_timezone", Text(
+            "The time zone must be a name such as Asia/Kolkata or Europe/London."),
+            field="timezone")
+    return timezone
+
+
+def set_preferences(target: User, changes: Mapping) -> dict:
+    """A user's own language and time zone (the /account page, the language switch); not
+    an administrative change, so no audit event. Answers what changed."""
+    new = {}
+    if "language" in changes:
+        new["language"] = check_language(changes["language"])
+    if "timezone" in changes:
+        new["timezone"] = check_timezone(changes["timezone"])
+    changed = {name: value for name, value in new.items() if getattr(target, name) != value}
+    for name, value in changed.items():
+        setattr(target, name, value)
+    return changed
 
 
 def _check_password_type(password: object) -> str:
@@ -105,7 +146,8 @@ def _refuse_unknown(fields: Mapping, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise AccountError("unknown_field",
-                           f"Unknown field {', '.join(unknown)}; use only {', '.join(allowed)}.",
+                           Text("Unknown field %(fields)s; use only %(allowed)s.",
+                                fields=", ".join(unknown), allowed=", ".join(allowed)),
                            field=unknown[0])
 
 
@@ -118,8 +160,9 @@ def create_account(actor: User, username: object, role: object, password: object
     if not isinstance(username, str) or not username.strip():
         raise AccountError("invalid_username", "Type a username.", field="username")
     if normalise_username(username) in RESERVED_USERNAMES:
-        raise AccountError("invalid_username", f"The username {normalise_username(username)} "
-                           "is reserved for the app's own pages. Choose another.",
+        raise AccountError("invalid_username", Text(
+            "The username %(name)s is reserved for the app's own pages. Choose another.",
+            name=normalise_username(username)),
                            field="username")
     role = _check_role(role)
     display_name = _check_display_name(display_name)
@@ -132,8 +175,8 @@ def create_account(actor: User, username: object, role: object, password: object
         with db.session.begin_nested():  # a concurrent twin hits the unique index here
             db.session.flush()
     except IntegrityError:
-        raise AccountError("username_taken", f"The username {user.username} is taken. "
-                           "Choose another.", field="username") from None
+        raise AccountError("username_taken", Text(USERNAME_TAKEN, name=user.username),
+                           field="username") from None
     record_audit(actor, USER_CREATE, "user", user.username, None, profile(user))
     return user, generated
 
@@ -144,8 +187,11 @@ def create_account_from(actor: User, fields: Mapping) -> User:
     if "password" not in fields:
         raise AccountError("invalid_password", "Send a password for the new user.",
                            field="password")
+    preferences = {name: fields[name] for name in PREFERENCES if name in fields}
+    set_preferences(User(), preferences)  # checks them before anything is written
     user, _ = create_account(actor, fields.get("username"), fields.get("role"),
                              fields.get("password"), fields.get("display_name"))
+    set_preferences(user, preferences)
     return user
 
 
@@ -176,7 +222,8 @@ def update_user(actor: User, target: User, changes: Mapping) -> User:
     deactivation and password reset end the target's sessions at their next request."""
     _refuse_unknown(changes, EDITABLE_FIELDS)
     if not changes:
-        raise AccountError("no_changes", f"Send at least one of {', '.join(EDITABLE_FIELDS)}.")
+        raise AccountError("no_changes", Text("Send at least one of %(fields)s.",
+                                                fields=", ".join(EDITABLE_FIELDS)))
     new = {}
     if "display_name" in changes:
         new["display_name"] = _check_display_name(changes["display_name"]) or target.username
@@ -193,6 +240,9 @@ def update_user(actor: User, target: User, changes: Mapping) -> User:
         validate_new_password(password, target.username)
         new_hash = hash_password(password)  # hashing is slow: before any row is locked
 
+    preferences = {name: changes[name] for name in PREFERENCES if name in changes}
+    set_preferences(User(language=target.language, timezone=target.timezone), preferences)
+
     if target.id == actor.id:
         _refuse_own(new, new_hash is not None)
 
@@ -200,11 +250,17 @@ def update_user(actor: User, target: User, changes: Mapping) -> User:
     removes_admin = (target.role == ADMIN and target.is_active
                      and (new.get("role", ADMIN) != ADMIN or new.get("is_active") is False))
     if removes_admin and len(admins) <= 1:
-        raise AccountError("last_admin", f"{target.username} is the last active admin. Make "
-                           "another user an admin first, then try again.")
+        raise AccountError("last_admin", Text(
+            "%(name)s is the last active admin. Make another user an admin first, then try "
+            "again.", name=target.username))
     _check_still_admin(actor, admins)
 
     _apply(actor, target, new, new_hash)
+    before = {name: getattr(target, name) for name in PREFERENCES}
+    changed = set_preferences(target, preferences)
+    if changed:
+        record_audit(actor, USER_UPDATE, "user", target.username,
+                     {name: before[name] for name in changed}, changed)
     return target
 
 
@@ -298,7 +354,7 @@ def reset_two_factor(actor: User, target: User) -> None:
                            "You cannot reset your own second factor: ask another admin.")
     if not target.has_two_factor:
         raise AccountError("no_two_factor",
-                           f"{target.username} has no second factor to reset.")
+                           Text("%(name)s has no second factor to reset.", name=target.username))
     two_factor.reset(target)
     record_audit(actor, USER_TWO_FACTOR_RESET, "user", target.username,
                  {"two_factor": True}, {"two_factor": False, "sessions_ended": True})

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0012_api_tokens'
-down_revision = '0015_label_series'
+down_revision = "0011_time_made"
 branch_labels = None
 depends_on = None
 

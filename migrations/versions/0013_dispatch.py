@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 
 revision = '0013_dispatch'
-down_revision = '0011_time_made'
+down_revision = "0012_api_tokens"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0014_dispatch_summary'
-down_revision = '0013_dispatch'
+down_revision = "0013_dispatch"
 branch_labels = None
 depends_on = None
 

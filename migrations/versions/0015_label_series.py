@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0015_label_series'
-down_revision = '0011_time_made'
+down_revision = "0014_dispatch_summary"
 branch_labels = None
 depends_on = None
 

@@ -38,9 +38,10 @@
     return node;
   }
 
-  function number(value) { return Number(value).toLocaleString("en-US"); }
-
-  function plural(count, word) { return number(count) + " " + (count === 1 ? word : word + "s"); }
+  var t = window.t;
+  // Indian grouping (1,00,000) for Hindi, as the server writes it; Latin digits always.
+  var numberFormat = new Intl.NumberFormat(document.documentElement.lang === "hi" ? "en-IN" : "en-US");
+  function number(value) { return numberFormat.format(Number(value)); }
 
   function bagUrl(code) { return config.bagUrl.replace("__CODE__", encodeURIComponent(code)); }
 
@@ -54,7 +55,7 @@
   function labelled(cell, label) { cell.dataset.label = label; return cell; }  // stacked on phones
 
   function bagLink(code) {
-    if (!code) { return el("span", "", "(no code)"); }
+    if (!code) { return el("span", "", t("(no code)")); }
     var link = el("a", "font-monospace", code);
     link.href = bagUrl(code);
     return link;
@@ -94,7 +95,7 @@
     }
     chart = new window.Chart(canvas, {
       type: "bar",
-      data: { labels: labels, datasets: [{ label: "Scans", data: values, backgroundColor: "#0d6efd" }] },
+      data: { labels: labels, datasets: [{ label: t("Scans"), data: values, backgroundColor: "#0d6efd" }] },
       options: {
         responsive: true,
         maintainAspectRatio: false,
@@ -115,9 +116,9 @@
       total += bucket.scans;
       if (bucket.scans > peak.scans) { peak = bucket; }
     });
-    if (!peak || !peak.scans) { return "No scans in the last 24 hours."; }
-    return number(total) + " scans in the last 24 hours; busiest hour " + hourLabel(peak) +
-      " (" + number(peak.scans) + ").";
+    if (!peak || !peak.scans) { return t("No scans in the last 24 hours."); }
+    return t("%(count)s scans in the last 24 hours; busiest hour %(hour)s (%(peak)s).",
+             { count: number(total), hour: hourLabel(peak), peak: number(peak.scans) });
   }
 
   // ---- rendering ----------------------------------------------------------------------
@@ -138,25 +139,25 @@
 
     replaceChildren(document.getElementById("people-body"), stats.people.map(function (person) {
       var row = el("tr");
-      row.appendChild(labelled(el("td", "", person.name), "Person"));
-      row.appendChild(labelled(el("td", "text-end", number(person.scans)), "Scans"));
-      row.appendChild(labelled(el("td", "text-end", number(person.parents_completed)), "Parents completed"));
-      row.appendChild(labelled(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)), "Errors"));
+      row.appendChild(labelled(el("td", "", person.name), t("Person")));
+      row.appendChild(labelled(el("td", "text-end", number(person.scans)), t("Scans")));
+      row.appendChild(labelled(el("td", "text-end", number(person.parents_completed)), t("Parents completed")));
+      row.appendChild(labelled(el("td", "text-end" + (person.errors ? " text-danger fw-semibold" : ""), number(person.errors)), t("Errors")));
       return row;
-    }), emptyRow(4, "Nobody has scanned today yet."));
+    }), emptyRow(4, t("Nobody has scanned today yet.")));
 
     replaceChildren(document.getElementById("stale-body"), stats.stale_parents.map(function (parent) {
       var row = el("tr");
-      var codeCell = labelled(el("td"), "Parent");
+      var codeCell = labelled(el("td"), t("Parent"));
       codeCell.appendChild(bagLink(parent.code));
       row.appendChild(codeCell);
-      row.appendChild(labelled(el("td", "text-end", parent.child_count + " / " + parent.capacity), "Bags"));
+      row.appendChild(labelled(el("td", "text-end", parent.child_count + " / " + parent.capacity), t("Bags")));
       var when = el("td");
-      when.dataset.label = "Last scan";
+      when.dataset.label = t("Last scan");
       when.appendChild(timeNode(parent.last_scan_at));
       row.appendChild(when);
       return row;
-    }), emptyRow(3, "No open parent is waiting."));
+    }), emptyRow(3, t("No open parent is waiting.")));
 
     replaceChildren(document.getElementById("exceptions-list"), stats.exceptions.map(function (item) {
       var li = el("li", "list-group-item py-1");
@@ -171,19 +172,20 @@
       li.appendChild(top);
       li.appendChild(el("div", "small text-danger-emphasis", item.reason));
       return li;
-    }), emptyItem("No refused scans."));
+    }), emptyItem(t("No refused scans.")));
 
     replaceChildren(document.getElementById("imports-list"), stats.imports.map(function (item) {
       var li = el("li", "list-group-item py-1 small");
       var link = el("a", "", item.file);
       link.href = config.importsUrl + "/" + item.import_id;
       li.appendChild(link);
-      li.appendChild(document.createTextNode(" by " + item.name + ": " + plural(item.children_linked, "bag") +
-        " linked, " + plural(item.parents_created, "new parent") + " "));
+      li.appendChild(document.createTextNode(" " + t("by %(name)s:", { name: item.name }) + " " +
+        (item.children_linked === 1 ? t("%(num)s bag linked", { num: 1 }) : t("%(num)s bags linked", { num: number(item.children_linked) })) + ", " +
+        (item.parents_created === 1 ? t("%(num)s new parent", { num: 1 }) : t("%(num)s new parents", { num: number(item.parents_created) })) + " "));
       li.appendChild(el("span", "text-secondary", "\u00b7 "));
       li.appendChild(timeNode(item.at, "text-secondary"));
       return li;
-    }), emptyItem("No file imported today."));
+    }), emptyItem(t("No file imported today.")));
 
     if (stats.dispatches) { renderDispatches(stats.dispatches); }
   }
@@ -219,7 +221,7 @@
       li.appendChild(el("strong", "", item.name));
       li.appendChild(document.createTextNode(" " + item.summary));
       return li;
-    }), emptyItem("No scans yet."));
+    }), emptyItem(t("No scans yet.")));
   }
 
   // ---- fetching -----------------------------------------------------------------------
@@ -244,28 +246,28 @@
   }
 
   function showStale(error) {
-    var since = lastGeneratedAt ? times.clock(new Date(lastGeneratedAt)) : "the page was loaded";
+    var since = lastGeneratedAt ? times.clock(new Date(lastGeneratedAt)) : t("the page was loaded");
     root.classList.add("is-stale");
     banner.textContent = "";
-    banner.appendChild(el("strong", "", "Stale: "));
+    banner.appendChild(el("strong", "", t("Stale:") + " "));
     if (error && error.status === 401) {
       banner.appendChild(document.createTextNode(
-        "these figures are from " + since + ". Your session has ended: "));
-      var link = el("a", "alert-link", "log in again");
+        t("these figures are from %(since)s. Your session has ended:", { since: since }) + " "));
+      var link = el("a", "alert-link", t("log in again"));
       link.href = config.loginUrl;
       banner.appendChild(link);
-      banner.appendChild(document.createTextNode(" to see current figures."));
+      banner.appendChild(document.createTextNode(" " + t("to see current figures.")));
     } else if (error && error.status === 403) {
       banner.appendChild(document.createTextNode(
-        "these figures are from " + since + ". " + error.message));
+        t("these figures are from %(since)s.", { since: since }) + " " + error.message));
     } else if (error && error.status) {
       banner.appendChild(document.createTextNode(
-        "the server could not answer since " + since + " (" + error.message + "). The figures below are from then; retrying every " +
-        config.refreshMs / 1000 + " s."));
+        t("the server could not answer since %(since)s (%(reason)s). The figures below are from then; retrying every %(seconds)s s.",
+          { since: since, reason: error.message, seconds: config.refreshMs / 1000 })));
     } else {
       banner.appendChild(document.createTextNode(
-        "the server could not be reached since " + since + ". The figures below are from then; retrying every " +
-        config.refreshMs / 1000 + " s."));
+        t("the server could not be reached since %(since)s. The figures below are from then; retrying every %(seconds)s s.",
+          { since: since, seconds: config.refreshMs / 1000 })));
     }
     banner.classList.remove("d-none");
   }

@@ -8,7 +8,8 @@
     var bar = panel.querySelector("progress");
     var text = panel.querySelector(".job-progress-text");
 
-    var STATES = { queued: "waiting for a worker", running: "running", succeeded: "done", failed: "failed" };
+    var t = window.t;
+    var STATES = { queued: t("waiting for a worker"), running: t("running"), succeeded: t("done"), failed: t("failed") };
 
     function render(job) {
       statusEl.textContent = STATES[job.status] || job.status;
@@ -16,9 +17,9 @@
       if (job.status === "running" && p.total) {
         bar.max = p.total;
         bar.value = Math.min(p.done, p.total);
-        text.textContent = p.percent + "% read";
+        text.textContent = t("%(percent)s%% read", { percent: p.percent });
       } else if (job.status === "running") {
-        text.textContent = "Reading the file.";
+        text.textContent = t("Reading the file.");
       }
       return job.status === "succeeded" || job.status === "failed";
     }

@@ -12,11 +12,11 @@
     if (job.status === "succeeded" || job.status === "failed") { return true; }
     var p = job.progress;
     if (job.status === "running") {
-      statusEl.textContent = p.total ? "running, " + p.percent + "% done" : "running";
+      statusEl.textContent = p.total ? window.t("running, %(percent)s%% done", { percent: p.percent }) : window.t("running");
       if (p.total) {
         bar.max = p.total;
         bar.value = Math.min(p.done, p.total);
-        text.textContent = p.percent + "% done. This page follows it.";
+        text.textContent = window.t("%(percent)s%% done. This page follows it.", { percent: p.percent });
       }
     }
     return false;

@@ -6,6 +6,9 @@
   "use strict";
 
   var zone = document.body.dataset.timezone || "UTC";
+  var t = window.t || function (text) { return text; };
+  // The page's language for month names; Latin digits always (-u-nu-latn), as the server writes.
+  var locale = (document.documentElement.lang === "hi" ? "hi-IN" : "en-GB") + "-u-nu-latn";
   var RELATIVE_MS = 12 * 3600 * 1000;  // older than this: the exact time is clearer
   var parts = {};
   ["exact", "seconds"].forEach(function (kind) {
@@ -13,13 +16,13 @@
                     hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
     if (kind === "seconds") { options.second = "2-digit"; }
     try {
-      parts[kind] = new Intl.DateTimeFormat("en-GB", options);
+      parts[kind] = new Intl.DateTimeFormat(locale, options);
     } catch (e) {  // an unknown zone: the browser's own
       delete options.timeZone;
-      parts[kind] = new Intl.DateTimeFormat("en-GB", options);
+      parts[kind] = new Intl.DateTimeFormat(locale, options);
     }
   });
-  var clockFormat = new Intl.DateTimeFormat("en-GB", { timeZone: parts.exact.resolvedOptions().timeZone,
+  var clockFormat = new Intl.DateTimeFormat(locale, { timeZone: parts.exact.resolvedOptions().timeZone,
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 
   function pieces(format, date) {
@@ -37,15 +40,16 @@
     var ms = (now || Date.now()) - date.getTime();
     if (ms < -60000 || ms > RELATIVE_MS) { return null; }
     var minutes = Math.round(ms / 60000);
-    if (minutes < 1) { return "just now"; }
-    if (minutes < 60) { return minutes + " min ago"; }
+    if (minutes < 1) { return t("just now"); }
+    if (minutes < 60) { return t("%(minutes)s min ago", { minutes: minutes }); }
     var hours = Math.floor(minutes / 60);
-    return hours + " h " + (minutes % 60 ? (minutes % 60) + " min " : "") + "ago";
+    return minutes % 60 ? t("%(hours)s h %(minutes)s min ago", { hours: hours, minutes: minutes % 60 })
+      : t("%(hours)s h ago", { hours: hours });
   }
 
   /* The text for an ISO time: relative when recent, else exact. */
   function format(iso) {
-    if (!iso) { return "never"; }
+    if (!iso) { return t("never"); }
     var date = new Date(iso);
     if (isNaN(date.getTime())) { return ""; }
     return relative(date) || exact(date, false);
@@ -59,7 +63,7 @@
   /* A <time> element for an ISO time, as the server writes them. */
   function element(iso) {
     var node = document.createElement("time");
-    if (!iso) { node.textContent = "never"; return node; }
+    if (!iso) { node.textContent = t("never"); return node; }
     node.dateTime = iso;
     node.title = title(iso);
     node.dataset.when = "";

@@ -248,6 +248,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/account", "POST"): everyone_page("/account", 303, form={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD,
         "confirm_password": NEW_PASSWORD}),
+    # --- languages (issue 23) ---------------------------------------------------------
+    ("/account/preferences", "POST"): everyone_page("/account/preferences", 303, form={
+        "language": "hi", "timezone": "Asia/Kolkata"}),
+    ("/language", "POST"): public("/language", 303, form={"language": "hi", "next": "/bags"},
+                                  note="the switch in the navigation, also before login"),
 }
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -41,7 +41,6 @@ function normalise(raw) {
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, "").replace(/\p{Nd}/gu, asciiDigit).trim().toUpperCase();
 }
 
-const plural = (count, one, many) => count + " " + (count === 1 ? one : many);
 
 function start(root) {
   const config = {
@@ -93,7 +92,7 @@ function start(root) {
   // Sent with up to five retries, the worker told of each.
   function post(path, body) {
     return sender.post(path, body, {
-      onRetry: (attempt, retries) => view.say("info", "The server is not answering; trying again (" + attempt + " of " + retries + ")\u2026")
+      onRetry: (attempt, retries) => view.say("info", t("The server is not answering; trying again (%(attempt)s of %(retries)s)\u2026", { attempt, retries }))
     });
   }
 
@@ -103,7 +102,7 @@ function start(root) {
 
   async function showWaiting() {
     const count = (await queue.items()).length;
-    view.showWaiting(count, sessionLost ? ": log in again to send them" : navigator.onLine ? "" : " (offline)");
+    view.showWaiting(count, sessionLost ? t(": log in again to send them") : navigator.onLine ? "" : t(" (offline)"));
     try { window.localStorage.setItem("tracetrack.waiting", String(count)); } catch (e) { /* private mode */ }
     return count;
   }
@@ -147,7 +146,8 @@ function start(root) {
     const count = await showWaiting();
     if (count === 0) {
       if (sentQuietly > 0 && view.waitingMessageShown()) {
-        view.say("ok", "Connection back: " + plural(sentQuietly, "waiting scan was", "waiting scans were") + " sent. Keep scanning.");
+        view.say("ok", sentQuietly === 1 ? t("Connection back: 1 waiting scan was sent. Keep scanning.")
+          : t("Connection back: %(count)s waiting scans were sent. Keep scanning.", { count: sentQuietly }));
       }
       sentQuietly = 0;
     }
@@ -162,7 +162,7 @@ function start(root) {
       const { failed, answers } = await replay.send(sender, group);
       if (failed && failed.status === 401) {
         sessionLost = true;
-        view.say("error", "Your session has ended. Log in again: the waiting scans are kept and will be sent after.");
+        view.say("error", t("Your session has ended. Log in again: the waiting scans are kept and will be sent after."));
         play("error");
         view.showLoginLink(config.loginUrl);
         return;
@@ -171,8 +171,9 @@ function start(root) {
         scheduleRetry();
         const count = await markWaiting(items);
         if (live.get(group.items[0].scan_id)) {
-          view.say("duplicate", "The server cannot be reached: " + plural(count, "scan is", "scans are") +
-                   " saved on this device and will be sent when it answers. Keep scanning.", true);
+          view.say("duplicate", count === 1
+            ? t("The server cannot be reached: 1 scan is saved on this device and will be sent when it answers. Keep scanning.")
+            : t("The server cannot be reached: %(count)s scans are saved on this device and will be sent when it answers. Keep scanning.", { count }), true);
           play("duplicate");
         }
         return;
@@ -214,20 +215,21 @@ function start(root) {
       updateCounts(p);
       view.markSent(child);
     }
-    view.logResult("ok", child + " sent to " + p.code + " (" + answer.body.result.replace("_", " ") + ")");
+    view.logResult("ok", t("%(code)s sent to %(parent)s", { code: child, parent: p.code }));
   }
 
   // ---- results --------------------------------------------------------------------------
   function handleFailure(answer, code) {
     const error = errorOf(answer);
     if (answer.status === 401) {
-      view.say("error", "Your session has ended. Log in again, then scan " + (code || "the bag") + " again.");
+      view.say("error", code ? t("Your session has ended. Log in again, then scan %(code)s again.", { code })
+                           : t("Your session has ended. Log in again, then scan the bag again."));
       play("error");
       window.setTimeout(() => { window.location.href = config.loginUrl; }, 2500);
       return;
     }
     if (!error) {
-      const text = "Not saved: the server cannot be reached. Scan " + (code || "it") + " again when the connection is back.";
+      const text = t("Not saved: the server cannot be reached. Scan %(code)s again when the connection is back.", { code: code || "" });
       view.say("error", text);
       view.logResult("error", text);
       play("error");
@@ -255,23 +257,26 @@ function start(root) {
       case "parent_opened":
         if (p.status === "complete" && parent && parent.status === "open" && parent.code !== p.code) {
           // A complete parent scanned while filling another: stay on the open one.
-          view.say("duplicate", p.code + " is already complete (" + p.child_count + " / " + p.capacity + "). Still filling " +
-                   parent.code + " (" + parent.child_count + " / " + parent.capacity + "): scan its next bag.");
+          view.say("duplicate", t("%(code)s is already complete (%(count)s / %(capacity)s). Still filling %(parent)s (%(parent_count)s / %(parent_capacity)s): scan its next bag.",
+                   { code: p.code, count: p.child_count, capacity: p.capacity, parent: parent.code,
+                     parent_count: parent.child_count, parent_capacity: parent.capacity }));
           play("duplicate");
-          view.logResult("duplicate", p.code + " is complete; kept " + parent.code);
+          view.logResult("duplicate", t("%(code)s is complete; kept %(parent)s", { code: p.code, parent: parent.code }));
           break;
         }
         left = parent && parent.status === "open" && parent.code !== p.code && parent.child_count < parent.capacity
-          ? " " + parent.code + " is left open at " + parent.child_count + " / " + parent.capacity + "." : "";
+          ? " " + t("%(parent)s is left open at %(count)s / %(capacity)s.", { parent: parent.code, count: parent.child_count, capacity: parent.capacity }) : "";
         setParent(p, p.children || []);
         if (p.status === "complete") {
-          view.say("complete", p.code + " is complete (" + p.child_count + " / " + p.capacity + "). Scan a new parent, or ask a supervisor to reopen it.");
+          view.say("complete", t("%(code)s is complete (%(count)s / %(capacity)s). Scan a new parent, or ask a supervisor to reopen it.", { code: p.code, count: p.child_count, capacity: p.capacity }));
           play("duplicate");
         } else {
-          view.say(left ? "duplicate" : "info", (body.result === "parent_created" ? "New parent " : "Parent ") + p.code + " (" + p.child_count + " / " + p.capacity + "). Scan its bags." + left);
+          view.say(left ? "duplicate" : "info", (body.result === "parent_created"
+          ? t("New parent %(code)s (%(count)s / %(capacity)s). Scan its bags.", { code: p.code, count: p.child_count, capacity: p.capacity })
+          : t("Parent %(code)s (%(count)s / %(capacity)s). Scan its bags.", { code: p.code, count: p.child_count, capacity: p.capacity })) + left);
           play(left ? "duplicate" : "info");
         }
-        view.logResult("info", p.code + (body.result === "parent_created" ? " started" : " opened"));
+        view.logResult("info", body.result === "parent_created" ? t("%(code)s started", { code: p.code }) : t("%(code)s opened", { code: p.code }));
         break;
       case "linked":
       case "replayed":
@@ -282,33 +287,33 @@ function start(root) {
         }
         updateCounts(p);
         if (p.status === "complete") {
-          view.say("complete", p.code + " is complete with " + p.child_count + " bags. Scan the next parent.");
+          view.say("complete", t("%(code)s is complete with %(count)s bags. Scan the next parent.", { code: p.code, count: p.child_count }));
           play("complete");
-          view.logResult("complete", child + " added; " + p.code + " complete");
+          view.logResult("complete", t("%(code)s added; %(parent)s complete", { code: child, parent: p.code }));
         } else {
-          view.say("ok", child + " added (" + p.child_count + " / " + p.capacity + ").");
+          view.say("ok", t("%(code)s added (%(count)s / %(capacity)s).", { code: child, count: p.child_count, capacity: p.capacity }));
           play("ok");
-          view.logResult("ok", child + " added to " + p.code);
+          view.logResult("ok", t("%(code)s added to %(parent)s", { code: child, parent: p.code }));
         }
         break;
       case "already_linked":
         updateCounts(p);
-        view.say("duplicate", child + " is already in " + p.code + ". Scan the next bag.");
+        view.say("duplicate", t("%(code)s is already in %(parent)s. Scan the next bag.", { code: child, parent: p.code }));
         play("duplicate");
-        view.logResult("duplicate", child + " already in " + p.code);
+        view.logResult("duplicate", t("%(code)s already in %(parent)s", { code: child, parent: p.code }));
         break;
       case "unlinked":
         view.removeChild(child);
         updateCounts(p);
-        view.say("info", child + " taken out of " + p.code + " (" + p.child_count + " / " + p.capacity + "). Put it aside.");
+        view.say("info", t("%(code)s taken out of %(parent)s (%(count)s / %(capacity)s). Put it aside.", { code: child, parent: p.code, count: p.child_count, capacity: p.capacity }));
         play("info");
-        view.logResult("info", child + " undone");
+        view.logResult("info", t("%(code)s undone", { code: child }));
         break;
       case "completed":
         updateCounts(p);
-        view.say("complete", p.code + " is complete with " + p.child_count + " bags. Scan the next parent.");
+        view.say("complete", t("%(code)s is complete with %(count)s bags. Scan the next parent.", { code: p.code, count: p.child_count }));
         play("complete");
-        view.logResult("complete", p.code + " finished");
+        view.logResult("complete", t("%(code)s finished", { code: p.code }));
         break;
       default:
         view.say("info", body.result);
@@ -335,9 +340,9 @@ function start(root) {
     if (!navigator.onLine || retryTimer !== null || sessionLost) {
       // Known to be cut off: keep it and go on, without waiting for a time-out per scan.
       const count = await markWaiting(await queue.items());
-      view.say("duplicate", code + " saved on this device; " + count + " waiting. They will be sent when the connection is back.", true);
+      view.say("duplicate", t("%(code)s saved on this device; %(count)s waiting. They will be sent when the connection is back.", { code, count }), true);
       play("duplicate");
-      view.logResult("duplicate", code + " waiting to be sent");
+      view.logResult("duplicate", t("%(code)s waiting to be sent", { code }));
       return;
     }
     await drain();
@@ -356,14 +361,14 @@ function start(root) {
 
   async function askFinish() {
     if (!parent || parent.status !== "open") {
-      view.say("info", "No parent is being filled: there is nothing to finish. Scan a PARENT bag.");
+      view.say("info", t("No parent is being filled: there is nothing to finish. Scan a PARENT bag."));
       play("info");
       return;
     }
     if (parent.child_count < parent.capacity) {
       view.showConfirm(parent.code + " has " + parent.child_count + " of " + parent.capacity +
                        " bags. Finish it short? Scanning a bag goes on filling it.");
-      view.say("duplicate", "Finish " + parent.code + " short? Scan \u201cYes, finish short\u201d (or tap it) to finish; scan \u201cCancel\u201d or the next bag to keep filling.");
+      view.say("duplicate", t("Finish %(parent)s short? Scan \u201cYes, finish short\u201d (or tap it) to finish; scan \u201cCancel\u201d or the next bag to keep filling.", { parent: parent.code }));
       play("duplicate");
       return;
     }
@@ -371,7 +376,7 @@ function start(root) {
   }
 
   function newParent() {
-    dropParent("Scan a PARENT bag to start.");
+    dropParent(t("Scan a PARENT bag to start."));
     view.focus();
   }
 
@@ -383,16 +388,16 @@ function start(root) {
       if (view.confirmShown()) {
         await finish(true);
       } else {
-        view.say("info", "Nothing to confirm: scan \u201cFinish\u201d first.");
+        view.say("info", t("Nothing to confirm: scan \u201cFinish\u201d first."));
         play("info");
       }
     }),
     cancel: () => enqueue(async () => {
       if (view.confirmShown()) {
         view.hideConfirm();
-        view.say("info", "Not finished: keep scanning bags into " + parent.code + ".");
+        view.say("info", t("Not finished: keep scanning bags into %(parent)s.", { parent: parent.code }));
       } else {
-        view.say("info", "Nothing to cancel.");
+        view.say("info", t("Nothing to cancel."));
       }
       play("info");
     }),
@@ -404,7 +409,7 @@ function start(root) {
     pending += 1;
     view.showPending(pending);
     chain = chain.then(task).catch(() => {
-      view.say("error", "Something went wrong on this page. Reload it, then scan the last bag again.");
+      view.say("error", t("Something went wrong on this page. Reload it, then scan the last bag again."));
     }).then(() => { pending -= 1; view.showPending(pending); });
     resetIdle();
   }
@@ -413,7 +418,7 @@ function start(root) {
     window.clearTimeout(idleTimer);
     idleTimer = window.setTimeout(() => {
       if (pending > 0 || !parent) { return; }
-      dropParent("Idle for a while: scan a PARENT bag to continue.");
+      dropParent(t("Idle for a while: scan a PARENT bag to continue."));
     }, config.idleMs);
   }
 

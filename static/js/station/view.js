@@ -75,18 +75,20 @@ export function createView() {
     el.parentField.value = parent ? parent.code : "";
     el.count.textContent = parent ? parent.child_count : 0;
     el.capacity.textContent = parent ? parent.capacity : "\u2013";
-    el.parentCode.textContent = parent ? parent.code : "No parent";
-    el.statusBadge.textContent = parent ? parent.status : "";
+    el.parentCode.textContent = parent ? parent.code : t("No parent");
+    el.statusBadge.textContent = parent ? (parent.status === "complete" ? t("complete") : t("open")) : "";
     el.statusBadge.className = "badge " + (parent ? (filling ? "text-bg-primary" : "text-bg-success") : "text-bg-secondary");
     el.stepLabel.textContent = "";
     if (filling) {
       const strong = document.createElement("strong");
       strong.textContent = parent.code;
-      el.stepLabel.append("Filling ", strong, ": scan a CHILD bag");
+      // "Filling %(code)s: ..." with the code in bold, wherever the language puts it.
+      const [before, after] = t("Filling %(code)s: scan a CHILD bag").split("%(code)s");
+      el.stepLabel.append(before, strong, after === undefined ? "" : after);
     } else {
-      el.stepLabel.textContent = parent ? parent.code + " is complete: scan the next PARENT bag" : "Scan a PARENT bag to start";
+      el.stepLabel.textContent = parent ? t("%(code)s is complete: scan the next PARENT bag", { code: parent.code }) : t("Scan a PARENT bag to start");
     }
-    el.input.placeholder = filling ? "Scan a child bag" : "Scan a parent bag";
+    el.input.placeholder = filling ? t("Scan a child bag") : t("Scan a parent bag");
     el.undo.disabled = !parent;
     el.finish.disabled = !filling;
     const url = new URL(window.location.href);
@@ -114,11 +116,11 @@ export function createView() {
   }
 
   function showPending(count) {
-    el.pending.textContent = count > 1 ? count + " scans being sent\u2026" : "";
+    el.pending.textContent = count > 1 ? t("%(count)s scans being sent\u2026", { count }) : "";
   }
 
   function showWaiting(count, note) {
-    el.waiting.textContent = count ? count + " waiting" + note : "";
+    el.waiting.textContent = count ? t("%(count)s waiting", { count }) + note : "";
     el.waiting.classList.toggle("d-none", count === 0);
   }
 
@@ -132,7 +134,7 @@ export function createView() {
       const dismiss = document.createElement("button");
       dismiss.type = "button";
       dismiss.className = "btn btn-sm btn-outline-secondary";
-      dismiss.textContent = "Dealt with";
+      dismiss.textContent = t("Dealt with");
       dismiss.addEventListener("click", () => onDismiss(item));
       li.append(text, dismiss);
       el.refusedList.appendChild(li);
@@ -144,7 +146,7 @@ export function createView() {
     const link = document.createElement("a");
     link.href = url;
     link.className = "btn btn-sm btn-warning ms-2";
-    link.textContent = "Log in";
+    link.textContent = t("Log in");
     el.message.appendChild(link);
   }
 

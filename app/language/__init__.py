@@ -1,0 +1,1 @@
+"""The language switch in the navigation (issue 23)."""

@@ -1,0 +1,274 @@
+"""Pages and answers in each user's language and time zone (issue 23): Hindi by
+Accept-Language and by the user's setting, the API's error.message translated while its
+code stays, Indian number grouping, the switch in the navigation, and the dashboard's
+"today" for a user in Asia/Kolkata while the server's zone is UTC, around midnight."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import select
+
+from app.dashboard import services as dashboard
+from app.extensions import db
+from app.models import Bag, ScanEvent, User
+from app.scanning import services as scanning
+from tests.helpers import fill_parent, page_csrf_token
+from app.scanning.transaction import run_scan
+
+HINDI = {"Accept-Language": "hi"}
+# ASCII words a Hindi page may show: the product's name, file formats, and the data itself
+# (codes, usernames), which the test adds per page; "English" names itself in the switch.
+ALLOWED = {"TraceTrack", "CSV", "XLSX", "English"}  # English: its own name in the switch
+
+
+class _Visible(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.texts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style", "title")
+        self.texts += [value for name, value in attrs
+                       if name in ("placeholder", "title", "aria-label", "alt") and value]
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style", "title") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.texts.append(data)
+
+
+def english_words(html: str, data: set[str]) -> list[str]:
+    """Words of two or more ASCII letters a reader sees, other than codes, numbers, the
+    product's name and the given data (usernames, bag codes)."""
+    parser = _Visible()
+    parser.feed(html)
+    words = []
+    for text in parser.texts:
+        for token in re.findall(r"[A-Za-z0-9_./:-]+", text):
+            if any(ch.isdigit() for ch in token) or token in ALLOWED | data:
+                continue  # a code (SB00001, 0016586), a number, a time
+            if "/" in token or token == "UTC" or (":" in token and token.isupper()):
+                continue  # a time zone's name (Asia/Kolkata), a command code (TT:FINISH)
+            words += re.findall(r"[A-Za-z]{2,}", token)
+    return words
+
+
+@pytest.fixture
+def floor(app, make_user):
+    """A supervisor whose setting is Hindi, a worker, a parent with children and a refused
+    scan (the dashboard's exceptions and the bag's timeline)."""
+    boss = make_user("mukesh", "supervisor", language="hi", timezone="Asia/Kolkata")
+    worker = make_user("rekha", "staff")
+    fill_parent(worker, "SB00001", ["0016586", "0016587", "0016588"])
+    fill_parent(worker, "SB00002", [])
+    with pytest.raises(scanning.ScanError):
+        run_scan(scanning.scan_child, worker, "SB00002", "0016586")  # in another parent
+    db.session.commit()
+    return boss, worker
+
+
+DATA = {"mukesh", "rekha"}
+FLOOR_PAGES = ["/scan", "/scan?parent=SB00001", "/dashboard", "/bags", "/bags/SB00001",
+               "/bags/0016586", "/bags/NOSUCH1", "/account", "/scan/commands"]
+
+
+@pytest.mark.parametrize("path", FLOOR_PAGES)
+def test_a_hindi_users_pages_have_no_english_left(client, login_as, floor, path):
+    login_as(floor[0])
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code in (200, 404), html[:300]
+    assert '<html lang="hi">' in html
+    assert english_words(html, DATA) == []
+    assert re.search(r"[\u0900-\u097F]", html)  # Devanagari
+
+
+@pytest.mark.parametrize("path", ["/login", "/scan", "/bags"])
+def test_accept_language_hi_gives_hindi_pages(client, login_as, make_user, path):
+    worker = make_user("rekha", "staff")
+    if path != "/login":
+        login_as(worker)
+    html = client.get(path, headers=HINDI).get_data(as_text=True)
+    assert '<html lang="hi">' in html
+    assert english_words(html, DATA) == []
+
+
+def test_without_a_setting_or_accept_language_the_default_language_speaks(client, make_user,
+                                                                          login_as):
+    login_as(make_user("rekha", "staff"))
+    assert '<html lang="en">' in client.get("/scan").get_data(as_text=True)
+    assert "Scan a PARENT bag to start" in client.get("/scan").get_data(as_text=True)
+
+
+def test_default_language_hi_speaks_hindi_to_a_browser_that_asks_for_nothing(make_app):
+    application = make_app(DEFAULT_LANGUAGE="hi")
+    html = application.test_client().get("/login").get_data(as_text=True)
+    assert '<html lang="hi">' in html and "लॉग इन" in html
+
+
+def test_the_users_setting_wins_over_accept_language(client, login_as, make_user):
+    login_as(make_user("rekha", "staff", language="en"))
+    assert '<html lang="en">' in client.get("/scan", headers=HINDI).get_data(as_text=True)
+
+
+def test_the_api_says_a_refusal_in_hindi_and_keeps_its_code(client, login_as, floor):
+    login_as(floor[1])
+    for headers in ({}, HINDI):
+        response = client.post("/api/v1/scans/child", headers=headers,
+                               json={"parent": "SB00002", "code": "0016587"})
+        assert response.status_code == 409
+        error = response.get_json()["error"]
+        assert error["code"] == "child_in_other_parent"
+        assert error["other_parent"] == "SB00001"
+        if headers:
+            assert error["message"] == ("0016587 पहले से SB00001 में है। इसे अलग रखें और "
+                                        "सुपरवाइज़र को बताएँ।")
+        else:
+            assert error["message"] == ("0016587 is already in SB00001. Put it aside and tell "
+                                        "a supervisor.")
+
+
+def test_the_api_says_a_framework_error_in_hindi(client):
+    response = client.get("/api/v1/nothing-here", headers=HINDI)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert "पता" in response.get_json()["error"]["message"]
+
+
+def test_a_hindi_station_flashes_the_form_posts_outcome_in_hindi(client, login_as, make_user):
+    login_as(make_user("rekha", "staff", language="hi"))
+    client.post("/scan", data={"parent": "", "code": "SB00009"})
+    page = client.get("/scan?parent=SB00009").get_data(as_text=True)
+    assert "नई बड़ी बोरी SB00009 शुरू। इसकी थैलियाँ स्कैन करें।" in page
+
+
+def test_numbers_use_indian_grouping_in_hindi_and_en_in(app):
+    from flask_babel import refresh
+
+    from app.i18n import number
+
+    for headers, value, expected in ((HINDI, 1234567, "12,34,567"),
+                                     ({"Accept-Language": "en-IN"}, 100000, "1,00,000"),
+                                     ({"Accept-Language": "en-US,en-IN;q=0.5"}, 100000, "100,000")):
+        with app.test_request_context("/", headers=headers):
+            refresh()  # as every request does (the app context here outlives each one)
+            assert number(value) == expected
+
+
+def test_the_switch_in_the_navigation_saves_a_users_language(client, login_as, make_user):
+    worker = login_as(make_user("rekha", "staff"))
+    token = page_csrf_token(client, "/scan")
+    response = client.post("/language", data={"language": "hi", "next": "/scan",
+                                              "csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/scan")
+    assert db.session.get(User, worker.id).language == "hi"
+    assert '<html lang="hi">' in client.get("/scan").get_data(as_text=True)
+
+
+def test_the_switch_before_login_lasts_for_the_session_and_refuses_a_foreign_next(client):
+    token = page_csrf_token(client, "/login")
+    response = client.post("/language", data={"language": "hi", "next": "https://evil.example/",
+                                              "csrf_token": token})
+    assert response.status_code == 303
+    assert "evil" not in response.headers["Location"]
+    assert '<html lang="hi">' in client.get("/login").get_data(as_text=True)
+
+
+def test_the_switch_refuses_an_unknown_language_and_changes_nothing(client):
+    token = page_csrf_token(client, "/login")
+    client.post("/language", data={"language": "xx", "csrf_token": token})
+    assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
+
+
+def test_account_sets_language_and_time_zone(client, login_as, make_user):
+    worker = login_as(make_user("rekha", "staff"))
+    token = page_csrf_token(client, "/account")
+    response = client.post("/account/preferences", data={
+        "language": "hi", "timezone": "Asia/Kolkata", "csrf_token": token})
+    assert response.status_code == 303
+    user = db.session.get(User, worker.id)
+    assert (user.language, user.timezone) == ("hi", "Asia/Kolkata")
+    response = client.post("/account/preferences", data={
+        "language": "hi", "timezone": "Mars/Olympus", "csrf_token": token})
+    assert response.status_code == 422
+    assert db.session.get(User, worker.id).timezone == "Asia/Kolkata"
+
+
+def test_the_users_api_sets_and_checks_language_and_time_zone(client, login_as, admin, staff):
+    login_as(admin)
+    response = client.patch(f"/api/v1/users/{staff.username}",
+                            json={"language": "hi", "timezone": "Asia/Kolkata"})
+    assert response.status_code == 200
+    assert (response.get_json()["language"], response.get_json()["timezone"]) == (
+        "hi", "Asia/Kolkata")
+    for body, code in (({"language": "fr"}, "invalid_language"),
+                       ({"language": 5}, "invalid_language"),
+                       ({"timezone": "Nowhere/Else"}, "invalid_timezone")):
+        response = client.patch(f"/api/v1/users/{staff.username}", json=body)
+        assert response.status_code == 422
+        assert response.get_json()["error"]["code"] == code
+    assert db.session.get(User, staff.id).language == "hi"
+    response = client.post("/api/v1/users", json={
+        "username": "neha", "role": "staff", "password": "a long enough passphrase here",
+        "language": "hi", "timezone": None})
+    assert response.status_code == 201 and response.get_json()["language"] == "hi"
+
+
+def test_the_database_refuses_a_language_it_does_not_know(app, make_user):
+    from sqlalchemy.exc import IntegrityError
+
+    user = make_user("rekha", "staff")
+    user.language = "xx"
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+# --- times: the dashboard for a user in Asia/Kolkata while the server is in UTC ------------
+
+def test_dashboard_today_and_times_are_the_kolkata_users_around_midnight(
+        client, login_as, make_user, monkeypatch):
+    """23:50 UTC on 4 Dec is 05:20 on 5 Dec in Kolkata. A scan at 18:40 UTC (00:10 in Kolkata,
+    5 Dec) is today for the Kolkata user; one at 18:20 UTC (23:50 on 4 Dec) is yesterday.
+    For a user in UTC both are today."""
+    worker = make_user("rekha", "staff")
+    kolkata = make_user("mukesh", "supervisor", timezone="Asia/Kolkata")
+    utc_user = make_user("sam", "supervisor")
+    fill_parent(worker, "SB00001")
+    parent = db.session.scalar(select(Bag).where(Bag.code == "SB00001"))
+    for code, minute in (("0016586", 20), ("0016587", 40)):  # as the dashboard's own tests
+        db.session.add(ScanEvent(user_id=worker.id, action="child_scan", outcome="accepted",
+                                 result="linked", code=code, parent_id=parent.id,
+                                 created_at=datetime(2026, 12, 4, 18, minute, tzinfo=UTC)))
+    db.session.commit()
+    now = datetime(2026, 12, 4, 23, 50, tzinfo=UTC)
+    monkeypatch.setattr(dashboard, "utcnow", lambda: now)
+
+    login_as(kolkata)
+    stats = client.get("/api/v1/dashboard/stats").get_json()
+    assert stats["scans"]["today"] == 1
+    assert stats["generated_at"].endswith("+05:30")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'data-timezone="Asia/Kolkata"' in html
+    assert "5 Dec 2026, 05:20" in html  # "updated", on the Kolkata clock
+    client.post("/logout")
+
+    login_as(utc_user)
+    stats = client.get("/api/v1/dashboard/stats").get_json()
+    assert stats["scans"]["today"] == 2
+    assert stats["generated_at"].endswith("+00:00")
+    assert "4 Dec 2026, 23:50" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_a_bags_times_are_shown_in_the_users_zone(client, login_as, make_user):
+    worker = make_user("rekha", "staff", timezone="Asia/Kolkata")
+    fill_parent(worker, "SB00001")
+    login_as(worker)
+    html = client.get("/bags/SB00001").get_data(as_text=True)
+    assert "(IST)" in html  # English: the zone's abbreviation
