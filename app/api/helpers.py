@@ -58,3 +58,14 @@ def parse_client_time(value: object) -> tuple[datetime | None, bool]:
         from app.scanning.services import ScanError
 
         raise ScanError("invalid_scanned_at", error.message) from None
+
+
+def station_field(body: dict) -> str | None:
+    """The optional station name: text, or absent/null. Any other type is refused (the dispatch
+    API's loads, which are not declared through app/api/contract.py yet)."""
+    station = body.get("station")
+    if station is None or isinstance(station, str):
+        return station
+    raise BadRequestBody(422, "invalid_station",
+                         "station must be text (the name of the scanning station), or left out.",
+                         field="station")
