@@ -60,6 +60,10 @@ class User(AnswerModel):
     role: Literal["staff", "supervisor", "admin"]
     is_active: bool
     last_login_at: Time | None = None
+    language: Literal["en", "hi"] | None = Field(
+        None, description="Pages and messages in this language; null: the browser's.")
+    timezone: str | None = Field(
+        None, description="IANA time zone for shown times; null: the site's.")
 
 
 class Event(AnswerModel):
@@ -282,7 +286,8 @@ class UserList(AnswerModel):
 
 
 USER_REFUSALS = {name: (f"invalid_{name}", None)
-                 for name in ("username", "role", "password", "display_name", "is_active")}
+                 for name in ("username", "role", "password", "display_name", "is_active",
+                              "language", "timezone")}
 
 
 class NewUser(RequestModel):
@@ -295,6 +300,8 @@ class NewUser(RequestModel):
     role: Annotated[Any, WithJsonSchema({"enum": ["staff", "supervisor", "admin"]})] = None
     password: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 12})] = None
     display_name: Annotated[Any, optional({"type": "string"})] = None
+    language: Annotated[Any, optional({"enum": ["en", "hi"]})] = None
+    timezone: Annotated[Any, optional({"type": "string", "description": "IANA, e.g. Asia/Kolkata"})] = None
 
 
 class UserChange(RequestModel):
@@ -303,6 +310,8 @@ class UserChange(RequestModel):
     is_active: Annotated[Any, optional({"type": "boolean"})] = None
     password: Annotated[Any, optional({"type": "string", "minLength": 12})] = None
     display_name: Annotated[Any, optional({"type": "string"})] = None
+    language: Annotated[Any, optional({"enum": ["en", "hi"]})] = None
+    timezone: Annotated[Any, optional({"type": "string", "description": "IANA, e.g. Asia/Kolkata"})] = None
 
 
 # --- labels (DESIGN 8.3; the endpoint is on main: app/api/labels.py) ----------------------------

@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 
 from app.dispatch import queries as dispatching
 from app.extensions import db
-from app.lookup.exports import XLSX_MAX_ROWS, TooManyRows, cell
+from app.downloads import XLSX_MAX_ROWS, TooManyRows
+from app.lookup.exports import cell
 from app.models import Bag, Dispatch, DispatchItem, User
 
 LIST_COLUMNS = ("code", "status", "destination", "vehicle_number", "driver", "transporter",

@@ -8,25 +8,18 @@ clash with them), and one dispatch's documents sit under its code with a fixed l
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, request, send_file, stream_with_context
+from flask import Blueprint, Response, request
 
 from app.auth.decorators import role_required
 from app.dispatch import queries as dispatching
 from app.dispatch_docs import exports
 from app.dispatch_docs import summary  # noqa: F401 - registers the daily chore (a job-runner chore)
 from app.dispatch_docs.documents import manifest_filename, manifest_pdf
-from app.errors import error_response
-from app.extensions import db
-from app.lookup.exports import XLSX_MIMETYPE, TooManyRows
-from app.security import current_request_id
+from app.downloads import NO_STORE, csv_download, xlsx_download
 
 bp = Blueprint("dispatch_docs", __name__)
-
-NO_STORE = {"Cache-Control": "no-store"}
-
 
 @bp.get("/dispatches/<path:code>/manifest.pdf")
 @role_required("staff")
@@ -44,41 +37,12 @@ def _stamp() -> str:
 
 
 def _csv_response(columns, rows, filename: str) -> Response:
-    chunks = exports.csv_chunks(columns, rows)
-    first = next(chunks)  # the first query runs before the status line goes out
-    return Response(stream_with_context(_rest_of_stream(first, chunks)), mimetype="text/csv",
-                    headers={**NO_STORE,
-                             "Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_download(exports.csv_chunks(columns, rows), filename)
 
 
-def _rest_of_stream(first: str, chunks):
-    """As the bag export: an error once the answer has started is logged and cuts the
-    connection, so that the download fails rather than looking complete."""
-    yield first
-    try:
-        yield from chunks
-    except Exception:
-        db.session.rollback()
-        current_app.logger.exception("export stopped mid-stream [%s]", current_request_id())
-        raise
-
-
-def _xlsx_response(columns, rows, filename: str, sheet: str):
-    handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
-    try:
-        exports.write_xlsx(columns, rows, handle, sheet)
-    except TooManyRows:
-        handle.close()
-        return error_response(422, "too_many_rows",
-                              "More rows than a sheet holds. Narrow the search or export CSV.")
-    except BaseException:
-        handle.close()
-        raise
-    handle.seek(0)
-    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True,
-                         download_name=filename, max_age=0)
-    response.headers.update(NO_STORE)
-    return response
+def _xlsx_response(columns, rows, filename: str, sheet: str) -> Response:
+    return xlsx_download(lambda handle: exports.write_xlsx(columns, rows, handle, sheet),
+                         filename)
 
 
 @bp.get("/dispatches.csv")

@@ -13,17 +13,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
+from app.downloads import XLSX_MAX_ROWS, XLSX_MIMETYPE, TooManyRows  # noqa: F401 - the exports' names
 from app.lookup.queries import EXPORT_COLUMNS
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_MAX_ROWS = 1_048_575  # the sheet's 1,048,576 rows less the header
 CSV_FLUSH_ROWS = 500
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class TooManyRows(Exception):
-    pass
 
 
 def cell(value, *, guard_formulas: bool = True) -> str | int | None:

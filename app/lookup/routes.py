@@ -3,25 +3,21 @@ supervisor corrections (post, redirect, get)."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
 
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
-                   request, send_file, stream_with_context, url_for)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
 from app.domain import N_, DomainError, Text
-from app.errors import error_response
-from app.extensions import db
+from app.downloads import XLSX_MAX_ROWS, csv_download, xlsx_download
 from app.i18n import translate
 from app.lookup import exports, queries
 from app.lookup.forms import (BagFilterForm, CompleteForm, DeleteForm, FindForm, MoveForm,
                               ReopenForm, UnlinkForm)
 from app.rules.codes import CodeError, normalise_code
 from app.scanning import corrections
-from app.security import current_request_id
 from app.unit_of_work import run
 
 bp = Blueprint("lookup", __name__)
@@ -120,51 +116,20 @@ def _export_name(extension: str) -> str:
 @role_required("supervisor")
 def export_csv():
     filters = queries.parse_filters(request.args, paginate=False)  # refusals: the handler's
-    chunks = exports.csv_chunks(queries.iter_export_rows(filters))
-    # The first chunk is made here, before any byte goes out: the query's first batch runs
-    # now, so a failure is a proper answer (with its request id and headers), not a
-    # server's bare page after the status line has gone.
-    first = next(chunks)
-    return Response(stream_with_context(_rest_of_stream(first, chunks)), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_export_name("csv")}"',
-                             "Cache-Control": "no-store"})
-
-
-def _rest_of_stream(first: str, chunks):
-    """The export after its first chunk. An error once the answer has started cannot become
-    an error page any more: it is logged with the request id and the connection is cut
-    (re-raised), so the download shows as failed rather than as a complete, shorter file."""
-    yield first
-    try:
-        yield from chunks
-    except Exception:
-        db.session.rollback()
-        current_app.logger.exception("export stopped mid-stream [%s]", current_request_id())
-        raise
+    return csv_download(exports.csv_chunks(queries.iter_export_rows(filters)),
+                        _export_name("csv"))
 
 
 @bp.get("/bags/export.xlsx")
 @role_required("supervisor")
 def export_xlsx():
     filters = queries.parse_filters(request.args, paginate=False)
-    handle = tempfile.TemporaryFile(suffix=".xlsx")  # removed when closed
-    try:
-        exports.write_xlsx(queries.iter_export_rows(filters), handle)
-    except exports.TooManyRows:
-        handle.close()
-        return error_response(
-            422, "too_many_rows",
-            f"More than {exports.XLSX_MAX_ROWS:,} bags match: more than a sheet holds. "
-            "Narrow the filters (dates, kind) or export CSV instead.")
-    except BaseException:
-        handle.close()
-        raise
-    handle.seek(0)
-    response = send_file(handle, mimetype=exports.XLSX_MIMETYPE, as_attachment=True,
-                         download_name=_export_name("xlsx"), max_age=0)
-    response.headers["Cache-Control"] = "no-store"  # bag data stays out of every cache
-    return response
+    return xlsx_download(
+        lambda handle: exports.write_xlsx(queries.iter_export_rows(filters), handle),
+        _export_name("xlsx"),
+        Text("More than %(count)s bags match: more than a sheet holds. "
+             "Narrow the filters (dates, kind) or export CSV instead.",
+             count=f"{XLSX_MAX_ROWS:,}"))
 
 
 # --- corrections -------------------------------------------------------------------------

@@ -138,3 +138,16 @@ def test_the_pages_link_to_the_documents_with_the_list_filters(client, login_as,
     assert 'href="/dispatches/D000001/manifest.pdf"' in page
     assert 'href="/dispatches/D000001/parents.csv"' in page
     assert 'href="/dispatches/D000001/parents.xlsx"' in page
+
+
+def test_an_xlsx_export_past_a_sheet_is_a_422_that_says_what_to_do(client, login_as, supervisor,
+                                                                     monkeypatch):
+    from app.dispatch_docs import exports
+    two_dispatches(supervisor)
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)  # the two dispatches no longer fit
+    login_as(supervisor)
+
+    response = client.get("/dispatches.xlsx")
+
+    assert response.status_code == 422
+    assert "Narrow the search or export CSV" in response.get_data(as_text=True)
