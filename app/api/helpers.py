@@ -7,9 +7,9 @@ from flask import jsonify, request
 from app.domain import DomainError
 
 class BadRequestBody(DomainError):
-    """The body is not a JSON object (400 invalid_json), or it holds a field the endpoint
-    does not take (422 unknown_field): a misspelt or forbidden field (child_count, role...)
-    is refused, never silently ignored."""
+    """A body refused before any service sees it: not a JSON object (400 invalid_json), or
+    a batch's items not in the shape it takes (422, app/api/scans.py). Unknown fields are
+    the declared body model's refusal (422 unknown_field, app/api/contract.py)."""
 
     def __init__(self, status: int = 400, code: str = "invalid_json",
                  message: str = "Send a JSON object with Content-Type: application/json.",
@@ -17,9 +17,9 @@ class BadRequestBody(DomainError):
         super().__init__(code, message, status, **details)
 
 
-def json_body(allowed: tuple[str, ...] | None = None) -> dict:
-    """The request's JSON object; an empty body counts as {}. With `allowed`, any other
-    field is refused."""
+def json_body() -> dict:
+    """The request's JSON object; an empty body counts as {}. Which fields it may hold is the
+    endpoint's declared body model's to say (app/api/contract.py)."""
     if not request.get_data(cache=True):
         return {}
     try:
@@ -28,15 +28,6 @@ def json_body(allowed: tuple[str, ...] | None = None) -> dict:
         body = None
     if not isinstance(body, dict):
         raise BadRequestBody()
-    unknown = sorted(set(body) - set(allowed)) if allowed is not None else []
-    if unknown:
-        from app.rules.codes import printable
-
-        names = [printable(name, 40) for name in unknown[:5]]
-        raise BadRequestBody(
-            422, "unknown_field",
-            f"Unknown field {', '.join(names)}: send only "
-            f"{', '.join(allowed) if allowed else 'an empty object'}.", fields=names)
     return body
 
 
@@ -59,13 +50,3 @@ def parse_client_time(value: object) -> tuple[datetime | None, bool]:
 
         raise ScanError("invalid_scanned_at", error.message) from None
 
-
-def station_field(body: dict) -> str | None:
-    """The optional station name: text, or absent/null. Any other type is refused (the dispatch
-    API's loads, which are not declared through app/api/contract.py yet)."""
-    station = body.get("station")
-    if station is None or isinstance(station, str):
-        return station
-    raise BadRequestBody(422, "invalid_station",
-                         "station must be text (the name of the scanning station), or left out.",
-                         field="station")

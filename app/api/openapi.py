@@ -102,7 +102,14 @@ def _enrich(operation: dict, endpoint: str, view) -> None:
 
 def build_document() -> dict:
     """The document for the running app (every /api/v1 rule of its url_map)."""
-    raw = copy.deepcopy(spec._generate_spec())
+    # spectree moves the nested models out of its stored schemas the first time it makes the
+    # document (their "$defs"): keep them, or a second app in this process (the tests) would
+    # get a document whose nested models are missing.
+    stored = copy.deepcopy(spec.models)
+    try:
+        raw = copy.deepcopy(spec._generate_spec())
+    finally:
+        spec.models = stored
     views = current_app.view_functions
     endpoints = {}
     for rule in current_app.url_map.iter_rules():

@@ -30,6 +30,10 @@ def optional(schema: dict) -> WithJsonSchema:
 
 Reason = Annotated[Any, optional({"type": "string", "minLength": 1, "maxLength": 500,
                                   "description": "Why (kept in the audit log)."})]
+ScanId = Annotated[Any, WithJsonSchema({
+    "anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}, {"type": "null"}],
+    "description": "Makes the scan idempotent: the same scan sent again answers `replayed`. "
+                   "Unique per user."})]
 STATION_REFUSAL = ("invalid_station",
                    "station must be text (the name of the scanning station), or left out.")
 
@@ -119,10 +123,7 @@ class ChildScan(RequestModel):
     required = ("parent", "code")
     parent: Code = None
     code: Code = None
-    scan_id: Annotated[Any, WithJsonSchema({
-        "anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}, {"type": "null"}],
-        "description": "Makes the scan idempotent: the same scan sent again answers "
-                       "`replayed`. Unique per user."})] = None
+    scan_id: ScanId = None
     scanned_at: Annotated[Any, WithJsonSchema({
         "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
         "description": "When the client scanned (ISO 8601 with offset); kept when it lies "
@@ -224,6 +225,29 @@ class CorrectionAnswer(AnswerModel):
 # --- dashboard, jobs, imports, session -----------------------------------------------------------
 
 
+class StaleDispatch(AnswerModel):
+    code: str
+    destination: str
+    vehicle_number: str
+    parents_loaded: int
+    expected_parents: int
+    created_at: Time
+
+
+class DispatchFigures(AnswerModel):
+    """The dashboard's dispatch card (DESIGN 8.2): "today" in the app's time zone."""
+
+    loading: int = Field(description="Dispatches loading now.")
+    dispatched_today: int
+    parents_out_today: int
+    bags_out_today: int = Field(description="Child bags on today's dispatches (returned "
+                                            "parents not counted).")
+    stale_hours: int = Field(description="STALE_DISPATCH_HOURS: a dispatch loading longer "
+                                         "is listed in `stale`.")
+    stale: list[StaleDispatch] = Field(description="Loading longer than stale_hours, oldest "
+                                                   "first.")
+
+
 class DashboardStats(AnswerModel):
     parents: dict[str, int]
     children: dict[str, int]
@@ -232,6 +256,8 @@ class DashboardStats(AnswerModel):
     people: list[dict[str, Any]]
     stale_parents: list[dict[str, Any]]
     exceptions: list[dict[str, Any]]
+    imports: list[dict[str, Any]] = Field(description="The imports that finished today.")
+    dispatches: DispatchFigures
     generated_at: Time
 
 
@@ -333,3 +359,131 @@ class LabelSeries(AnswerModel):
     codes: list[str] = Field(description="The reserved codes, in order.")
     pdf: str = Field(description="URL of the PDF sheet (layouts: a4-3x8, a4-4x10, single).")
     zpl: str = Field(description="URL of the ZPL for Zebra printers.")
+
+
+# --- dispatches (DESIGN 8.2, 8.7) --------------------------------------------------------------
+
+
+def _text(limit: int, description: str) -> WithJsonSchema:
+    return optional({"type": "string", "maxLength": limit, "description": description})
+
+
+class Dispatch(AnswerModel):
+    code: str
+    status: Literal["loading", "dispatched", "cancelled"]
+    destination: str
+    vehicle_number: str
+    driver: str | None
+    transporter: str | None
+    reference: str | None
+    expected_parents: int
+    parents_loaded: int = Field(description="Parents on it now (returned ones not counted).")
+    children: int = Field(description="Child bags in its parents.")
+    weight_kg: float = Field(description="children x CHILD_BAG_WEIGHT_KG")
+    expected_weight_kg: float = Field(description="expected_parents x DEFAULT_PARENT_CAPACITY "
+                                                  "x CHILD_BAG_WEIGHT_KG")
+    short_reason: str | None = Field(description="Why it left short of expected_parents.")
+    created_at: Time
+    created_by: str | None
+    dispatched_at: Time | None
+    dispatched_by: str | None
+
+
+class DispatchEvent(AnswerModel):
+    """One line of a dispatch's timeline, oldest first."""
+
+    at: Time | None
+    user: str | None
+    action: str = Field(description="dispatch_load, dispatch_unload, dispatched, "
+                                    "dispatch_reopened, dispatch_cancelled or returned")
+    result: str = Field(description="What happened, or the refusal's code for a refused load.")
+    outcome: Literal["accepted", "rejected"]
+    code: str
+    reason: str | None
+    station: str | None
+
+
+class DispatchDetail(Dispatch):
+    """A Dispatch with its parents (codes, loading order), returned parents and timeline."""
+
+    parents: list[str]
+    returned: list[str]
+    events: list[DispatchEvent]
+
+
+class DispatchPage(AnswerModel):
+    items: list[Dispatch]
+    next_cursor: str | None = Field(description="Send it as `cursor` for the next page; null "
+                                                "on the last page.")
+    counts: dict[str, int] = Field(description="Dispatches per status, under the same search.")
+
+
+class DispatchChange(AnswerModel):
+    """What a change did, the dispatch after it, and the parent when one moved."""
+
+    result: str = Field(description="What happened (DESIGN 8.2).")
+    dispatch: Dispatch
+    parent: Parent | None = None
+
+
+class DispatchQuery(RequestModel):
+    model_config = {"extra": "ignore"}  # a page's query string may carry more; these are read
+    status: str | None = Field(None, description="loading, dispatched or cancelled")
+    q: str | None = Field(None, description="The start of a code or vehicle number, a "
+                                            "reference, or words of the destination.")
+    limit: str | None = Field(None, description="Page size, 1 to 200 (default 50).")
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class NewDispatch(RequestModel):
+    """The rule book judges each value (422 invalid_input with field)."""
+
+    required = ("destination", "vehicle_number", "expected_parents")
+    code: Annotated[Any, optional({
+        "type": "string", "maxLength": 32,
+        "description": "Scanned from the bill (normalised like a bag code, then "
+                       "^[A-Z0-9][A-Z0-9/-]{2,31}$); left out or empty, one is made "
+                       "(D000123)."})] = None
+    destination: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 1,
+                                                "maxLength": 120})] = None
+    vehicle_number: Annotated[Any, WithJsonSchema({
+        "type": "string", "minLength": 3, "maxLength": 20,
+        "description": "As on its plate; normalised like a code (MH 12 AB 1234)."})] = None
+    expected_parents: Annotated[Any, WithJsonSchema({"type": "integer", "minimum": 1,
+                                                     "maximum": 500})] = None
+    driver: Annotated[Any, _text(120, "The driver's name.")] = None
+    transporter: Annotated[Any, _text(120, "The transport company.")] = None
+    reference: Annotated[Any, _text(64, "The LR or invoice number.")] = None
+
+
+class LoadParent(RequestModel):
+    refusals = {"station": STATION_REFUSAL}
+    required = ("code",)
+    code: Code = None
+    scan_id: ScanId = None
+    station: Station = None
+
+
+class UnloadParent(RequestModel):
+    refusals = {"station": STATION_REFUSAL}
+    required = ("code",)
+    code: Code = None
+    station: Station = None
+
+
+class DispatchOut(RequestModel):
+    """`reason`: why it leaves short; needed when fewer parents than expected are on it
+    (409 under_expected without)."""
+
+    reason: Reason = None
+
+
+class DispatchReason(RequestModel):
+    required = ("reason",)
+    reason: Reason = None
+
+
+class ReturnParent(RequestModel):
+    required = ("parent", "reason")
+    parent: Code = None
+    reason: Reason = None

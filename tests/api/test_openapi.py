@@ -94,6 +94,19 @@ def test_every_api_rule_is_in_the_document_with_roles_scope_examples_and_errors(
     assert not problems, problems
 
 
+def test_a_second_app_gets_the_same_document_with_its_nested_models(app, make_app):
+    from app.api.openapi import build_document
+
+    with app.app_context():
+        first = build_document()
+    with make_app().app_context():
+        second = build_document()
+
+    assert second == first
+    assert {"Parent", "Dispatch", "DispatchFigures", "ErrorDetail"} <= set(
+        second["components"]["schemas"])
+
+
 def test_the_coverage_check_names_an_endpoint_added_without_a_declaration(make_app):
     application = make_app()
     application.add_url_rule("/api/v1/surprise", "api.surprise", lambda: {}, methods=["GET"])
@@ -114,6 +127,25 @@ def test_roles_in_the_document_match_who_may_call(app, client):
     assert {"linked", "already_linked", "replayed"} <= set(scan["x-results"])
     assert {"parent_full", "scan_id_reused"} <= set(scan["x-error-codes"])
     assert document["paths"]["/api/v1/openapi.json"]["get"]["x-roles"] == []
+
+
+def test_the_dispatch_operations_and_the_dashboard_card_are_declared(client):
+    document = document_of(client)
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    load = paths["/api/v1/dispatches/{code}/parents"]["post"]
+    assert load["x-roles"] == list(ROLES) and load["x-scope"] == "dispatch"
+    assert set(load["x-results"]) == {"loaded", "already_loaded", "replayed"}
+    assert {"parent_on_other_dispatch", "dispatch_full", "scan_id_reused",
+            "invalid_station"} <= set(load["x-error-codes"])
+    assert {"200", "201", "404", "409", "422"} <= set(load["responses"])
+    send = paths["/api/v1/dispatches/{code}/dispatch"]["post"]
+    assert send["x-roles"] == ["supervisor", "admin"] and "under_expected" in send["x-error-codes"]
+    assert set(schemas["ReturnParent"]["required"]) == {"parent", "reason"}
+    assert "dispatches" in schemas["DashboardStats"]["required"]
+    assert {"stale", "bags_out_today"} <= set(schemas["DispatchFigures"]["properties"])
+    assert set(schemas["DispatchDetail"]["required"]) >= {"parents", "returned", "events",
+                                                          "weight_kg", "created_at"}
 
 
 @pytest.mark.parametrize(("body", "status", "code", "field"), [

@@ -235,10 +235,38 @@ def test_an_unknown_dispatch_is_404_dispatch_not_found(parents, staff_client, bo
             json={})
 
 
-def test_unknown_fields_are_refused(parents, staff_client):
+def test_unknown_fields_are_refused(parents, staff_client, boss_client):
     new_dispatch(parents, "D000001")
-    refused(staff_client, "POST", "/api/v1/dispatches/D000001/parents", 422, "unknown_field",
-            json={"code": "SB00001", "weight": 3})
+    error = refused(staff_client, "POST", "/api/v1/dispatches/D000001/parents", 422,
+                    "unknown_field", json={"code": "SB00001", "weight": 3})
+    assert error["field"] == "weight" and "code, scan_id, station" in error["message"]
+    for path, sent in (("/api/v1/dispatches", {**NEW, "status": "dispatched"}),
+                       ("/api/v1/dispatches/D000001/unload", {"code": "SB00001", "force": 1}),
+                       ("/api/v1/dispatches/D000001/dispatch", {"short_reason": "late"}),
+                       ("/api/v1/dispatches/D000001/cancel", {"reason": "abc", "all": True}),
+                       ("/api/v1/dispatches/D000001/returns", {"code": "SB00001",
+                                                               "reason": "torn sack"})):
+        assert refused(boss_client, "POST", path, 422, "unknown_field", json=sent)["field"]
+
+
+@pytest.mark.parametrize("action", ["parents", "unload"])
+def test_a_station_that_is_not_text_is_422_invalid_station(parents, staff_client, action):
+    new_dispatch(parents, "D000001")
+    load(parents, "D000001", "SB00002")
+
+    error = refused(staff_client, "POST", f"/api/v1/dispatches/D000001/{action}", 422,
+                    "invalid_station", json={"code": "SB00002", "station": 7})
+
+    assert error["field"] == "station"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/dispatches", "/api/v1/dispatches/D000001/parents",
+                                  "/api/v1/dispatches/D000001/returns"])
+def test_a_body_that_is_not_a_json_object_is_400_invalid_json(parents, boss_client, path):
+    new_dispatch(parents, "D000001")
+
+    refused(boss_client, "POST", path, 400, "invalid_json", data="[1, 2]",
+            content_type="application/json")
 
 
 # --- unloading ----------------------------------------------------------------------------------
