@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
+from app.rules.bags import REASON_MAX, REASON_MIN
 from app.api.contract import AnswerModel, ErrorAnswer, RequestModel  # noqa: F401 (documented)
 
 CODE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64,
@@ -28,7 +29,7 @@ def optional(schema: dict) -> WithJsonSchema:
     return WithJsonSchema({"anyOf": [schema, {"type": "null"}]})
 
 
-Reason = Annotated[Any, optional({"type": "string", "minLength": 1, "maxLength": 500,
+Reason = Annotated[Any, optional({"type": "string", "minLength": REASON_MIN, "maxLength": REASON_MAX,
                                   "description": "Why (kept in the audit log)."})]
 ScanId = Annotated[Any, WithJsonSchema({
     "anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}, {"type": "null"}],
