@@ -20,9 +20,11 @@ from tests.helpers import fill_parent, page_csrf_token
 from app.scanning.transaction import run_scan
 
 HINDI = {"Accept-Language": "hi"}
-# ASCII words a Hindi page may show: the product's name, file formats, and the data itself
-# (codes, usernames), which the test adds per page; "English" names itself in the switch.
-ALLOWED = {"TraceTrack", "CSV", "XLSX", "English"}  # English: its own name in the switch
+# ASCII words a Hindi page may show: the product's name, names of file formats and of what
+# reads them (PDF, Excel, ZPL, QR, API), and the data itself (codes, usernames), which the
+# test adds per page; "English" names itself in the switch.
+ALLOWED = {"TraceTrack", "CSV", "XLSX", "PDF", "Excel", "ZPL", "QR", "API",
+           "English"}  # English: its own name in the switch
 
 
 class _Visible(HTMLParser):
