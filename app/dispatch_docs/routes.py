@@ -18,6 +18,7 @@ from app.dispatch import queries as dispatching
 from app.dispatch_docs import exports
 from app.dispatch_docs import summary  # noqa: F401 - registers the daily chore (a job-runner chore)
 from app.dispatch_docs.documents import manifest_filename, manifest_pdf
+from app.domain import N_
 from app.errors import error_response
 from app.extensions import db
 from app.lookup.exports import XLSX_MIMETYPE, TooManyRows
@@ -70,7 +71,7 @@ def _xlsx_response(columns, rows, filename: str, sheet: str):
     except TooManyRows:
         handle.close()
         return error_response(422, "too_many_rows",
-                              "More rows than a sheet holds. Narrow the search or export CSV.")
+                              N_("More rows than a sheet holds. Narrow the search or export CSV."))
     except BaseException:
         handle.close()
         raise
