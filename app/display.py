@@ -13,6 +13,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from app.domain import N_
@@ -60,12 +61,21 @@ _PATTERN_NOTE = re.compile(r"\s*\((?:pattern|format) \^.*?\$\)")
 _REGEX_ONLY = re.compile(r"\^[^\s]*\$")
 
 
+# What app/scanning/services.py stores as the reason of a parent finished below capacity
+# (alone, or before a supervisor's own words): said in the reader's language.
+FINISHED_SHORT = N_("finished short")
+
+
 def plain_reason(reason: str | None) -> str:
     """A refusal in words: the "(pattern ^...$)" note that older messages carried is left
-    out; the words before it already say what a code looks like."""
+    out; the words before it already say what a code looks like. A short finish's stored
+    "finished short" is said in the request's language (what a supervisor typed stays)."""
     if not reason:
         return ""
-    return _REGEX_ONLY.sub("a code of the right form", _PATTERN_NOTE.sub("", reason))
+    text = _REGEX_ONLY.sub("a code of the right form", _PATTERN_NOTE.sub("", reason))
+    if text.startswith(FINISHED_SHORT):
+        text = gettext(FINISHED_SHORT) + text[len(FINISHED_SHORT):]
+    return text
 
 
 # Every action the audit trail records, in words (the filter is a list, not a name to type).

@@ -183,6 +183,18 @@ REFUSALS = {
     "invalid_scanned_at": N_("The scan's time is not valid."),
     "forbidden": N_("Your role may not do this."),
     "database_busy": N_("The database was busy."),
+    # dispatches (DESIGN 8.2)
+    "dispatch_not_found": N_("No such dispatch."),
+    "dispatch_exists": N_("That dispatch code is taken."),
+    "dispatch_not_loading": N_("The dispatch is not loading."),
+    "dispatch_not_dispatched": N_("The dispatch has not left."),
+    "dispatch_full": N_("The dispatch has all the parents it expects."),
+    "dispatch_empty": N_("No parents are loaded."),
+    "under_expected": N_("Fewer parents than expected: a reason is needed."),
+    "parent_not_complete": N_("The parent is not complete."),
+    "parent_on_other_dispatch": N_("The parent is on another dispatch."),
+    "parent_not_on_dispatch": N_("The parent is not on this dispatch."),
+    "parent_on_dispatch": N_("The parent is on a dispatch."),
 }
 
 
@@ -204,6 +216,21 @@ WORDS = {
     "scan_id_reused": N_("scan id used again"), "not_linked": N_("not in a parent"),
     "nothing_to_undo": N_("nothing to undo"), "not_your_scan": N_("not your scan"),
     "bag_changed": N_("changed meanwhile"),
+    # dispatches: statuses, the history's actions and results, refusals (in English the
+    # stored word with spaces, as before they were translated)
+    "loading": N_("loading"), "dispatched": N_("dispatched"), "cancelled": N_("cancelled"),
+    "dispatch_load": N_("dispatch load"), "dispatch_unload": N_("dispatch unload"),
+    "dispatch_reopened": N_("dispatch reopened"), "dispatch_cancelled": N_("dispatch cancelled"),
+    "loaded": N_("loaded"), "unloaded": N_("unloaded"), "already_loaded": N_("already loaded"),
+    "returned": N_("returned"),
+    "dispatch_not_found": N_("dispatch not found"),
+    "dispatch_not_loading": N_("dispatch not loading"),
+    "dispatch_not_dispatched": N_("dispatch not dispatched"),
+    "dispatch_full": N_("dispatch full"), "dispatch_empty": N_("dispatch empty"),
+    "under_expected": N_("under expected"), "parent_not_complete": N_("parent not complete"),
+    "parent_on_other_dispatch": N_("parent on other dispatch"),
+    "parent_not_on_dispatch": N_("parent not on dispatch"),
+    "parent_on_dispatch": N_("parent on dispatch"),
 }
 
 

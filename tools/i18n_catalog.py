@@ -36,6 +36,7 @@ KEYWORDS = {
 METHODS = [
     ("app/**.py", "python"),
     ("templates/**.html", "jinja2"),
+    ("templates/**.txt", "jinja2"),  # the plain-text part of an e-mail
 ]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
@@ -47,7 +48,8 @@ def extract() -> Catalog:
                    if pattern.startswith(folder + "/")]
         for filename, lineno, message, comments, context in extract_from_dir(
                 ROOT / folder, methods, keywords=KEYWORDS,
-                options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
+                options_map={"**.html": {"extensions": "jinja2.ext.i18n"},
+                             "**.txt": {"extensions": "jinja2.ext.i18n"}},
                 strip_comment_tags=True):
             if message in ("", ()) or (isinstance(message, tuple) and not message[0]):
                 continue

@@ -12,6 +12,7 @@ from flask import g, request
 from app.api import bp
 from app.auth import tokens
 from app.auth.scopes import SCOPE_BY_ENDPOINT
+from app.domain import Text
 from app.errors import error_response
 from app.ratelimits import token_request_wait
 
@@ -35,9 +36,10 @@ def authenticate_bearer():
                               headers={"WWW-Authenticate": challenge}, **error.details)
     wait = token_request_wait(token.id)
     if wait:
-        return error_response(429, "rate_limited", f"Too many requests with this token. Wait "
-                              f"{wait} seconds, then try again.", headers={"Retry-After": str(wait)},
-                              retry_after=wait)
+        return error_response(429, "rate_limited", Text("Too many requests with this token. "
+                                                        "Wait %(seconds)s seconds, then try "
+                                                        "again.", seconds=wait),
+                              headers={"Retry-After": str(wait)}, retry_after=wait)
     g.api_token = token
     # Flask-Login's user for this request only: login_user() would write it to the session.
     g._login_user = user

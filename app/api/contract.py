@@ -24,7 +24,7 @@ from spectree import Response, SpecTree
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from app.api.helpers import json_body
-from app.domain import STATUS, DomainError
+from app.domain import STATUS, DomainError, Text
 
 # Refusals any operation may answer, whatever it declares (401/403 by the login, token and
 # role checks, 400 by the CSRF check on a cookie, 429 by the limits, 503 by the database).
@@ -95,19 +95,23 @@ class ValidationRefused(DomainError):
     """A body or query refused by its schema, in the contract's words."""
 
 
-def _plain_type_message(name: str, error: dict) -> str:
+def _plain_type_message(name: str, error: dict) -> Text:
     kind = error.get("type", "")
     if kind == "missing":
-        return f"{name} is required: send it in the request."
+        return Text("%(name)s is required: send it in the request.", name=name)
     if kind.startswith("bool"):
-        return f"{name} must be true or false."
+        return Text("%(name)s must be true or false.", name=name)
     if kind.startswith(("int", "float")):
-        return f"{name} must be a whole number."
+        return Text("%(name)s must be a whole number.", name=name)
     if kind.startswith("string"):
-        return f"{name} must be text."
+        return Text("%(name)s must be text.", name=name)
     if kind in ("literal_error", "enum"):
-        return f"{name} must be one of: {error.get('ctx', {}).get('expected', 'the listed values')}."
-    return f"{name} is not valid: {error.get('msg', 'check the value')}."
+        expected = error.get("ctx", {}).get("expected")
+        return Text("%(name)s must be one of: %(values)s.", name=name,
+                    values=expected if expected else Text("the listed values"))
+    # pydantic's own words (English) for anything else.
+    return Text("%(name)s is not valid: %(detail)s.", name=name,
+                detail=error.get("msg") or Text("check the value"))
 
 
 def refusal_from(model: type[BaseModel], error: ValidationError) -> ValidationRefused:
@@ -122,8 +126,9 @@ def refusal_from(model: type[BaseModel], error: ValidationError) -> ValidationRe
         allowed = [name for name in model.model_fields]
         return ValidationRefused(
             "unknown_field",
-            f"Unknown field {', '.join(names)}: send only "
-            f"{', '.join(allowed) if allowed else 'an empty object'}.", field=names[0],
+            Text("Unknown field %(names)s: send only %(allowed)s.", names=", ".join(names),
+                 allowed=", ".join(allowed) if allowed else Text("an empty object")),
+            field=names[0],
             fields=names)
     problem = problems[0]
     name = str(problem["loc"][0]) if problem["loc"] else "body"

@@ -8,7 +8,8 @@ from app.api import schemas as s
 from app.api.contract import body, operation
 from app.api.helpers import BadRequestBody, json_response, parse_client_time
 from app.auth.decorators import role_required
-from app.domain import DomainError
+from app.domain import DomainError, Text
+from app.i18n import translate
 from app.ratelimits import batch_scan_limit, scan_limit
 from app.scanning import services
 from app.scanning.services import bag_dict, parent_dict
@@ -131,18 +132,22 @@ def _batch_items(items: object) -> list[dict]:
     """The items, checked whole before any is scanned: a body that is wrong anywhere stores
     nothing (422), so the client fixes it and sends it again as it is."""
     if not isinstance(items, list):
-        raise BadRequestBody(422, "invalid_input", "items must be a list of scans: "
-                             '[{"code": ..., "scan_id": ..., "scanned_at": ...}].', field="items")
+        raise BadRequestBody(422, "invalid_input", Text(
+            'items must be a list of scans: [{"code": ..., "scan_id": ..., "scanned_at": '
+            '...}].'), field="items")
     if len(items) > MAX_BATCH_ITEMS:
         raise BadRequestBody(422, "too_many_items",
-                             f"A batch holds at most {MAX_BATCH_ITEMS} scans; this one has "
-                             f"{len(items)}. Send them in several batches, in order.",
+                             Text("A batch holds at most %(most)s scans; this one has "
+                                  "%(count)s. Send them in several batches, in order.",
+                                  most=MAX_BATCH_ITEMS, count=len(items)),
                              field="items", max_items=MAX_BATCH_ITEMS)
     for number, item in enumerate(items):
         if not isinstance(item, dict) or set(item) - set(BATCH_ITEM_FIELDS):
             raise BadRequestBody(422, "invalid_input",
-                                 f"Scan number {number + 1} of items must be an object with "
-                                 f"only {', '.join(BATCH_ITEM_FIELDS)}.", field=f"items[{number}]")
+                                 Text("Scan number %(number)s of items must be an object "
+                                      "with only %(fields)s.", number=number + 1,
+                                      fields=", ".join(BATCH_ITEM_FIELDS)),
+                                 field=f"items[{number}]")
     return items
 
 
@@ -157,7 +162,9 @@ def _batch_item(parent: object, item: dict, station: str | None) -> dict:
         outcome = run_scan(services.scan_child, current_user, parent, code,
                            scan_id=item.get("scan_id"), station=station, scanned_at=scanned_at)
     except DomainError as error:
-        answer["error"] = {"code": error.code, "message": error.message, **error.details}
+        # Said in the request's language, as the one error handler says a single scan's.
+        answer["error"] = {"code": error.code, "message": translate(error.message),
+                           **error.details}
         return answer
     answer.update(code=outcome.child.code if outcome.child is not None else answer["code"],
                   result=outcome.result, parent=parent_dict(outcome.parent))

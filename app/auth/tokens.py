@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, or_, select, update
 from app.audit.services import record_audit
 from app.auth.passwords import verify_password
 from app.auth.scopes import SCOPES, scopes_for_role
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
 from app.models import ApiToken, User
 from app.models.types import utcnow
@@ -42,8 +42,8 @@ class TokenError(DomainError):
     """401 invalid_token or 403 insufficient_scope (RFC 6750's names)."""
 
 
-INVALID = ("This API token is not valid: it is unknown, expired or revoked, or its user "
-           "is not active. Make a new one at /account/tokens.")
+INVALID = Text("This API token is not valid: it is unknown, expired or revoked, or its user "
+               "is not active. Make a new one at /account/tokens.")
 
 
 def invalid_token() -> TokenError:
@@ -52,12 +52,13 @@ def invalid_token() -> TokenError:
 
 def insufficient_scope(scope: str | None) -> TokenError:
     if scope is None:
-        return TokenError("insufficient_scope", "API tokens cannot be used here.", 403,
+        return TokenError("insufficient_scope", Text("API tokens cannot be used here."), 403,
                           scope=None)
     return TokenError(
         "insufficient_scope",
-        f"This token may not do this: it needs the scope '{scope}', and its user's role must "
-        "allow it. Make a token with that scope at /account/tokens.", 403, scope=scope)
+        Text("This token may not do this: it needs the scope '%(scope)s', and its user's role "
+             "must allow it. Make a token with that scope at /account/tokens.", scope=scope),
+        403, scope=scope)
 
 
 def _random(length: int) -> str:
@@ -80,22 +81,26 @@ def create_token(user: User, name: str, scopes: list[str], days: int | None,
                  password: str) -> tuple[ApiToken, str]:
     """A new token and its full text, which is shown once and never again."""
     if not verify_password(user.password_hash, password or ""):
-        raise DomainError("wrong_password", "The current password is not right. Type it again.",
-                          422, field="password")
+        raise DomainError("wrong_password", Text("The current password is not right. Type it "
+                                                 "again."), 422, field="password")
     name = (name or "").strip()
     if not name or len(name) > NAME_MAX:
-        raise DomainError("invalid_input", f"Give the token a name of 1 to {NAME_MAX} "
-                          "characters, e.g. the system that will use it.", 422, field="name")
+        raise DomainError("invalid_input", Text("Give the token a name of 1 to %(most)s "
+                                                "characters, e.g. the system that will use it.",
+                                                most=NAME_MAX), 422, field="name")
     chosen = sorted(set(scopes or ()))
     if not chosen:
-        raise DomainError("invalid_input", "Choose at least one scope.", 422, field="scopes")
+        raise DomainError("invalid_input", Text("Choose at least one scope."), 422,
+                          field="scopes")
     not_allowed = [scope for scope in chosen if scope not in allowed_scopes(user)]
     if not_allowed:
-        raise DomainError("invalid_input", f"Your role may not give a token the scope "
-                          f"{', '.join(not_allowed)}.", 422, field="scopes")
+        raise DomainError("invalid_input", Text("Your role may not give a token the scope "
+                                                "%(scopes)s.", scopes=", ".join(not_allowed)),
+                          422, field="scopes")
     days = DEFAULT_DAYS if days is None else days
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
-        raise DomainError("invalid_input", f"A token lasts 1 to {MAX_DAYS} days.", 422,
+        raise DomainError("invalid_input", Text("A token lasts %(min)s to %(max)s days.",
+                                                min=1, max=MAX_DAYS), 422,
                           field="expires_in_days")
     prefix, secret = _random(10), _random(32)
     now = utcnow()
@@ -138,14 +143,14 @@ def other_users_live_tokens(user: User) -> list[tuple[ApiToken, User]]:
 def get_token(token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        raise DomainError("token_not_found", "There is no such token.", 404)
+        raise DomainError("token_not_found", Text("There is no such token."), 404)
     return token
 
 
 def revoke_token(actor: User, token: ApiToken) -> ApiToken:
     """The owner revokes their own token; an admin revokes anyone's (the caller audits it)."""
     if token.user_id != actor.id and not actor.has_role("admin"):
-        raise DomainError("token_not_found", "There is no such token.", 404)
+        raise DomainError("token_not_found", Text("There is no such token."), 404)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         token.revoked_by_id = actor.id

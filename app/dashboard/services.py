@@ -367,6 +367,15 @@ SUMMARIES = {
     ("complete", "auto_completed"): N_("filled %(code)s: complete"),
     ("reopen", "reopened"): N_("reopened %(code)s"),
     ("undo", "unlinked"): N_("took %(code)s out of %(parent)s"),
+    # dispatches (DESIGN 8.2): a parent's code, or the dispatch's for the whole bill
+    ("dispatch_load", "loaded"): N_("loaded %(code)s onto a truck"),
+    ("dispatch_load", "already_loaded"): N_("scanned %(code)s again: already on the truck"),
+    ("dispatch_load", "replayed"): N_("resent %(code)s: already on the truck"),
+    ("dispatch_unload", "unloaded"): N_("took %(code)s off a truck"),
+    ("returned", "returned"): N_("took %(code)s back from a truck"),
+    ("dispatched", "dispatched"): N_("dispatched %(code)s"),
+    ("dispatch_reopened", "reopened"): N_("reopened dispatch %(code)s"),
+    ("dispatch_cancelled", "cancelled"): N_("cancelled dispatch %(code)s"),
 }
 
 
@@ -381,7 +390,7 @@ def _summary(row) -> Text:
         return Text("%(action)s %(code)s: %(result)s", action=row.action, code=code,
                     result=row.result)
     if (row.action, row.result) == ("complete", "completed") and row.reason:
-        return Text("finished %(code)s (%(reason)s)", code=code, reason=row.reason)
+        return Text("finished %(code)s (%(reason)s)", code=code, reason=plain_reason(row.reason))
     return Text(template, code=code, parent=parent)
 
 

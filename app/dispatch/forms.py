@@ -1,6 +1,7 @@
 """The dispatch pages' forms. The service checks and cleans every value (for the pages and the
 API alike); these forms carry the CSRF token and render the fields."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -9,10 +10,11 @@ from wtforms.validators import Length
 CODE_INPUT = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 
 
-def _reason_field(placeholder: str = "Why? (kept with the dispatch's history)"):
-    return StringField("Reason", validators=[Length(max=300)],
+def _reason_field(placeholder=None):
+    return StringField(_l("Reason"), validators=[Length(max=300)],
                        render_kw={"autocomplete": "off", "maxlength": 300,
-                                  "placeholder": placeholder})
+                                  "placeholder": placeholder
+                                  or _l("Why? (kept with the dispatch's history)")})
 
 
 class DispatchFilterForm(FlaskForm):
@@ -21,55 +23,57 @@ class DispatchFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Code, vehicle or destination", validators=[Length(max=64)],
+    q = StringField(_l("Code, vehicle or destination"), validators=[Length(max=64)],
                     render_kw=CODE_INPUT)
-    status = SelectField("Status", validate_choice=False, choices=[
-        SelectChoice("", "Any status"), SelectChoice("loading", "Loading"),
-        SelectChoice("dispatched", "Dispatched"), SelectChoice("cancelled", "Cancelled")])
-    submit = SubmitField("Filter")
+    status = SelectField(_l("Status"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any status")), SelectChoice("loading", _l("Loading")),
+        SelectChoice("dispatched", _l("Dispatched")),
+        SelectChoice("cancelled", _l("Cancelled"))])
+    submit = SubmitField(_l("Filter"))
 
 
 class NewDispatchForm(FlaskForm):
-    vehicle_number = StringField("Vehicle number", render_kw={**CODE_INPUT,
-                                                              "placeholder": "MH12AB1234"})
-    destination = StringField("Destination", render_kw={"autocomplete": "off"})
-    expected_parents = StringField("Parents expected", render_kw={
+    vehicle_number = StringField(_l("Vehicle number"), render_kw={**CODE_INPUT,
+                                                                  "placeholder": "MH12AB1234"})
+    destination = StringField(_l("Destination"), render_kw={"autocomplete": "off"})
+    expected_parents = StringField(_l("Parents expected"), render_kw={
         "type": "number", "min": 1, "max": 500, "inputmode": "numeric"})
-    code = StringField("Bill code (leave empty to have one made)", render_kw={
+    code = StringField(_l("Bill code (leave empty to have one made)"), render_kw={
         **CODE_INPUT, "placeholder": "D000123"})
-    driver = StringField("Driver", render_kw={"autocomplete": "off"})
-    transporter = StringField("Transporter", render_kw={"autocomplete": "off"})
-    reference = StringField("Reference (LR or invoice number)", render_kw={"autocomplete": "off"})
-    submit = SubmitField("Open the dispatch")
+    driver = StringField(_l("Driver"), render_kw={"autocomplete": "off"})
+    transporter = StringField(_l("Transporter"), render_kw={"autocomplete": "off"})
+    reference = StringField(_l("Reference (LR or invoice number)"),
+                            render_kw={"autocomplete": "off"})
+    submit = SubmitField(_l("Open the dispatch"))
 
 
 class LoadForm(FlaskForm):
-    code = StringField("Scan a parent", render_kw={**CODE_INPUT, "maxlength": 256})
-    submit = SubmitField("Load")
+    code = StringField(_l("Scan a parent"), render_kw={**CODE_INPUT, "maxlength": 256})
+    submit = SubmitField(_l("Load"))
 
 
 class UnloadForm(FlaskForm):
-    code = StringField("Parent")
-    submit = SubmitField("Unload")
+    code = StringField(_l("Parent"))
+    submit = SubmitField(_l("Unload"))
 
 
 class SendForm(FlaskForm):
-    reason = _reason_field("Why it leaves short (only when it does)")
-    submit = SubmitField("Dispatch")
+    reason = _reason_field(_l("Why it leaves short (only when it does)"))
+    submit = SubmitField(_l("Dispatch"))
 
 
 class ReopenForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Reopen for loading")
+    submit = SubmitField(_l("Reopen for loading"))
 
 
 class CancelForm(FlaskForm):
     reason = _reason_field()
-    submit = SubmitField("Cancel this dispatch")
+    submit = SubmitField(_l("Cancel this dispatch"))
 
 
 class ReturnForm(FlaskForm):
-    parent = StringField("Parent that came back", render_kw={**CODE_INPUT,
-                                                             "placeholder": "SB00001"})
+    parent = StringField(_l("Parent that came back"), render_kw={**CODE_INPUT,
+                                                                 "placeholder": "SB00001"})
     reason = _reason_field()
-    submit = SubmitField("Take the return")
+    submit = SubmitField(_l("Take the return"))

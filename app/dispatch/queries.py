@@ -15,6 +15,7 @@ from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
 from app import cursors
+from app.domain import Text
 from app.extensions import db
 from app.models import Bag, Dispatch, DispatchItem, ScanEvent, User
 from app.models.dispatch import (CANCELLED, DISPATCH_STATUSES, ITEM_CANCELLED, ITEM_LOADED,
@@ -163,7 +164,7 @@ class DispatchFilters:
     args: dict | None = None
 
 
-def _invalid_filter(field: str, message: str) -> Refusal:
+def _invalid_filter(field: str, message: Text) -> Refusal:
     return Refusal("invalid_filter", message, field=field)
 
 
@@ -172,19 +173,19 @@ def parse_filters(args) -> DispatchFilters:
     status = (args.get("status") or "").strip().lower()
     if status:
         if status not in DISPATCH_STATUSES:
-            raise _invalid_filter("status", "status must be loading, dispatched or cancelled; "
-                                            "leave it empty for all.")
+            raise _invalid_filter("status", Text("status must be loading, dispatched or "
+                                                 "cancelled; leave it empty for all."))
         filters.status = kept["status"] = status
     q = (args.get("q") or "").strip()
     if q:
         if len(q) > 64 or not q.isprintable():
-            raise _invalid_filter("q", "Search with at most 64 plain characters.")
+            raise _invalid_filter("q", Text("Search with at most 64 plain characters."))
         filters.q = kept["q"] = q
     limit = (args.get("limit") or "").strip()
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE_SIZE:
-            raise _invalid_filter("limit", f"limit must be a whole number from 1 to "
-                                           f"{MAX_PAGE_SIZE}.")
+            raise _invalid_filter("limit", Text("limit must be a whole number from 1 to "
+                                                "%(most)s.", most=MAX_PAGE_SIZE))
         filters.limit = int(limit)
         kept["limit"] = limit
     cursor = (args.get("cursor") or "").strip()

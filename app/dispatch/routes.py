@@ -6,29 +6,31 @@ goes through the dispatch service, committed once by the unit of work."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.decorators import role_required
 from app.dispatch import queries, services
 from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
                                 ReopenForm, ReturnForm, SendForm, UnloadForm)
-from app.domain import DomainError
+from app.domain import N_, DomainError
 from app.extensions import db
+from app.i18n import translate
 from app.scanning.commands import COMMANDS
 from app.unit_of_work import run
 
 bp = Blueprint("dispatch", __name__)
 
 SUCCESS = {
-    "created": "Dispatch {dispatch} is open: scan its parents as they are loaded.",
-    "loaded": "{parent} loaded onto {dispatch}.",
-    "already_loaded": "{parent} is already on {dispatch}.",
-    "replayed": "{parent} is already on {dispatch}.",
-    "unloaded": "{parent} was taken off {dispatch}.",
-    "dispatched": "Dispatch {dispatch} has left: it is locked.",
-    "reopened": "Dispatch {dispatch} is open for loading again.",
-    "cancelled": "Dispatch {dispatch} is cancelled; its parents are free again.",
-    "returned": "{parent} is back in the warehouse (returned from {dispatch}).",
+    "created": N_("Dispatch %(dispatch)s is open: scan its parents as they are loaded."),
+    "loaded": N_("%(parent)s loaded onto %(dispatch)s."),
+    "already_loaded": N_("%(parent)s is already on %(dispatch)s."),
+    "replayed": N_("%(parent)s is already on %(dispatch)s."),
+    "unloaded": N_("%(parent)s was taken off %(dispatch)s."),
+    "dispatched": N_("Dispatch %(dispatch)s has left: it is locked."),
+    "reopened": N_("Dispatch %(dispatch)s is open for loading again."),
+    "cancelled": N_("Dispatch %(dispatch)s is cancelled; its parents are free again."),
+    "returned": N_("%(parent)s is back in the warehouse (returned from %(dispatch)s)."),
 }
 # The station's command barcodes that mean something here (app/scanning/commands.py).
 STATION_COMMANDS = {"finish": "dispatch", "undo": "unload_last", "cancel": "cancel_prompt",
@@ -72,9 +74,9 @@ def new_dispatch():
             error = exc
             field = exc.details.get("field")
             if field in form:
-                form[field].errors = [exc.message]
+                form[field].errors = [translate(exc.message)]
         else:
-            flash(SUCCESS["created"].format(dispatch=change.dispatch.code), "success")
+            flash(_(SUCCESS["created"], dispatch=change.dispatch.code), "success")
             return redirect(url_for("dispatch.show_dispatch", code=change.dispatch.code), 303)
     return render_template("dispatch/new.html", form=form, error=error), 422 if error else 200
 
@@ -106,11 +108,10 @@ def _change(code: str, service, *args, on_refusal=None):
     except DomainError as exc:
         if exc.code == "dispatch_not_found":
             raise
-        flash(exc.message, "danger")
+        flash(translate(exc.message), "danger")
         return redirect(url_for("dispatch.show_dispatch", code=code))
-    flash(SUCCESS[change.result].format(
-        dispatch=change.dispatch.code,
-        parent=change.parent.code if change.parent is not None else ""), "success")
+    flash(_(SUCCESS[change.result], dispatch=change.dispatch.code,
+            parent=change.parent.code if change.parent is not None else ""), "success")
     return redirect(url_for("dispatch.show_dispatch", code=change.dispatch.code))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 
 from app.dispatch import queries
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
 from app.models import REJECTED, Bag, Dispatch, DispatchItem, ScanEvent, User
 from app.models.dispatch import (CANCELLED, DISPATCHED, ITEM_CANCELLED, ITEM_LOADED,
@@ -75,7 +75,8 @@ def _parent_code(raw: object) -> str:
     try:
         return normalise_code(raw)
     except CodeError as exc:
-        raise Refusal("invalid_code", f"The parent code was not accepted. {exc}") from None
+        raise Refusal("invalid_code", Text("The parent code was not accepted. %(reason)s",
+                                           reason=exc.args[0])) from None
 
 
 def _locked_parent(code: str) -> tuple[Bag | None, str | None]:
@@ -129,7 +130,7 @@ def create_dispatch(user: User, body: dict) -> DispatchChange:
         if fields.code:
             raise rules.dispatch_exists(code)
         # Another supervisor took the generated code a moment ago: make the next one.
-    raise Refusal("database_busy", "Many dispatches were opened at once. Try again.")
+    raise Refusal("database_busy", Text("Many dispatches were opened at once. Try again."))
 
 
 def _insert_unless_taken(values: dict):
@@ -154,8 +155,8 @@ def _scan_id(raw: object) -> str | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str) or not SCAN_ID_PATTERN.match(raw):
-        raise Refusal("invalid_scan_id", "scan_id must be text of 1 to 64 letters, digits or "
-                                         ". _ : - characters.", field="scan_id")
+        raise Refusal("invalid_scan_id", Text("scan_id must be text of 1 to 64 letters, "
+                                              "digits or . _ : - characters."), field="scan_id")
     return raw
 
 

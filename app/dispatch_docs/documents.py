@@ -7,6 +7,7 @@ from flask import current_app
 
 from app.dispatch import queries as dispatching
 from app.dispatch_docs.manifest import Manifest, ManifestParent, ManifestReturn, render_manifest
+from app.i18n import user_zone_name
 from app.models import Dispatch
 from app.models.dispatch import ITEM_RETURNED
 
@@ -28,7 +29,7 @@ def manifest_of(dispatch: Dispatch) -> Manifest:
         short_reason=data["short_reason"], created_at=data["created_at"],
         created_by=data["created_by"], dispatched_at=data["dispatched_at"],
         dispatched_by=data["dispatched_by"], parents=parents, returned=returned,
-        timezone=current_app.config["APP_TIMEZONE"])
+        timezone=user_zone_name())  # the reader's zone; APP_TIMEZONE outside a request
 
 
 def manifest_pdf(raw_code: object) -> tuple[str, bytes]:

@@ -30,7 +30,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import current_app, render_template
+from flask_babel import get_locale, gettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
@@ -82,10 +84,16 @@ class DaySummary:
         return [item for item in self.dispatched if item["short_reason"]]
 
     @property
+    def day_words(self) -> str:
+        """5 Dec 2026, the month in the language it is sent in (DEFAULT_LANGUAGE from a job)."""
+        return format_date(self.day, "d MMM y", locale=get_locale() or "en")
+
+    @property
     def subject(self) -> str:
-        return (f"Dispatch summary {self.day.day} {self.day:%b %Y}: "
-                f"{len(self.dispatched):,} dispatched, {self.parents_out:,} parents, "
-                f"{self.bags_out:,} bags out")
+        counts = {"dispatched": f"{len(self.dispatched):,}", "parents": f"{self.parents_out:,}",
+                  "bags": f"{self.bags_out:,}"}
+        return gettext("Dispatch summary %(day)s: %(dispatched)s dispatched, %(parents)s "
+                       "parents, %(bags)s bags out", day=self.day_words, **counts)
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

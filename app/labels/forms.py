@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -9,15 +10,16 @@ from app.labels.zpl import DPIS
 class SeriesForm(FlaskForm):
     """Reserve the next codes of a prefix; the rule book checks the values (as for the API)."""
 
-    prefix = StringField("Codes start with", validators=[InputRequired()],
+    prefix = StringField(_l("Codes start with"), validators=[InputRequired()],
                          render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                     "spellcheck": "false", "placeholder": "SB"})
-    count = IntegerField("How many labels", validators=[InputRequired()],
+    count = IntegerField(_l("How many labels"), validators=[InputRequired()],
                          render_kw={"min": 1, "max": 1000, "inputmode": "numeric"})
-    submit = SubmitField("Reserve codes")
+    submit = SubmitField(_l("Reserve codes"))
 
 
 class PrintForm(FlaskForm):
-    dpi = SelectField("Printer resolution", choices=[SelectChoice(str(d), f"{d} dpi") for d in DPIS],
+    dpi = SelectField(_l("Printer resolution"),
+                      choices=[SelectChoice(str(d), _l("%(dpi)s dpi", dpi=d)) for d in DPIS],
                       default="203")
-    submit = SubmitField("Send to the label printer")
+    submit = SubmitField(_l("Send to the label printer"))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.jobs.queue import JobContext, JobError, enqueue, job_handler
 from app.labels import services, zpl
 from app.models import Job, LabelSeries, User
@@ -29,7 +29,7 @@ def printer_address(url: str | None) -> tuple[str, int] | None:
         port = None
     if parts.scheme != "tcp" or not parts.hostname or port is None:
         raise DomainError("printer_not_configured",
-                          "LABEL_PRINTER_URL must look like tcp://printer-host:9100.", 409)
+                          Text("LABEL_PRINTER_URL must look like tcp://printer-host:9100."), 409)
     return parts.hostname, port
 
 
@@ -47,8 +47,8 @@ def start_print(actor: User, series: LabelSeries, dpi: int) -> Job:
     address = configured_printer()
     if address is None:
         raise DomainError("printer_not_configured",
-                          "No label printer is set up (LABEL_PRINTER_URL): download the ZPL "
-                          "or the PDF instead.", 409)
+                          Text("No label printer is set up (LABEL_PRINTER_URL): download the "
+                               "ZPL or the PDF instead."), 409)
     job = enqueue(LABEL_PRINT, {"series_id": series.id, "dpi": dpi}, actor)
     services.audit_download(actor, services.PRINT, "label_series", series.id,
                             printer=f"{address[0]}:{address[1]}", dpi=dpi, labels=series.count)

@@ -5,12 +5,14 @@ are for supervisors and admins, and every one is audited."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.decorators import role_required
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
+from app.i18n import number, translate
 from app.jobs.gate import heavy_requests
 from app.jobs.runner import wake
 from app.jobs.words import describe_all
@@ -26,7 +28,7 @@ def _page(form: SeriesForm, status: int = 200):
     try:
         printer = printing.configured_printer()
     except DomainError as error:
-        flash(error.message, "warning")
+        flash(translate(error.message), "warning")
     jobs = db.session.scalars(select(Job).where(Job.kind == printing.LABEL_PRINT)
                               .order_by(Job.id.desc()).limit(5)).all()
     return render_template(
@@ -53,11 +55,13 @@ def reserve_series():
         db.session.rollback()
         if error.code != "invalid_input" and error.status != 409:
             raise
-        getattr(form, error.details.get("field", "prefix"), form.prefix).errors.append(error.message)
+        getattr(form, error.details.get("field", "prefix"), form.prefix).errors.append(
+            translate(error.message))
         return _page(form, error.status)
     db.session.commit()
     series = reserved.series
-    flash(f"Reserved {series.count:,} codes: {series.first_code} to {series.last_code}.", "success")
+    flash(_("Reserved %(count)s codes: %(first)s to %(last)s.", count=number(series.count),
+            first=series.first_code, last=series.last_code), "success")
     return redirect(url_for("labels.show_labels", _anchor=f"series-{series.id}"), 303)
 
 
@@ -78,7 +82,8 @@ def series_pdf(series_id: int):
     skip = sheets.parse_skip(request.args.get("skip"), layout)
     codes = services.series_codes(series.id)
     body = sheets.render_sheet(sheets.code_labels(codes), layout, skip,
-                               title=f"Labels {series.first_code} to {series.last_code}")
+                               title=_("Labels %(first)s to %(last)s", first=series.first_code,
+                                       last=series.last_code))
     services.audit_download(current_user, services.DOWNLOAD, "label_series", series.id,
                             format="pdf", layout=layout.name, skip=skip, labels=len(codes))
     db.session.commit()
@@ -106,13 +111,14 @@ def print_series(series_id: int):
     series = services.get_series(series_id)
     form = PrintForm()
     if not form.validate_on_submit():
-        raise DomainError("invalid_input", "Choose the printer's resolution: 203 or 300 dpi.",
-                          field="dpi")
+        raise DomainError("invalid_input", Text("Choose the printer's resolution: 203 or 300 "
+                                                "dpi."), field="dpi")
     job = printing.start_print(current_user, series, int(form.dpi.data))
     db.session.commit()
     wake()
-    flash(f"Sending {series.count:,} labels ({series.first_code} to {series.last_code}) "
-          f"to the label printer as job {job.id}.", "info")
+    flash(_("Sending %(count)s labels (%(first)s to %(last)s) to the label printer as job "
+            "%(job)s.", count=number(series.count), first=series.first_code,
+            last=series.last_code, job=job.id), "info")
     return redirect(url_for("jobs.show_job", job_id=job.id), 303)
 
 
@@ -122,7 +128,8 @@ def bag_label(code: str):
     stored = services.known_bag_code(code)
     layout = sheets.parse_layout(request.args.get("layout") or "single")
     skip = sheets.parse_skip(request.args.get("skip"), layout)
-    body = sheets.render_sheet(sheets.code_labels([stored]), layout, skip, title=f"Label {stored}")
+    body = sheets.render_sheet(sheets.code_labels([stored]), layout, skip,
+                               title=_("Label %(code)s", code=stored))
     services.audit_download(current_user, services.REPRINT, "bag", stored, format="pdf",
                             layout=layout.name, skip=skip)
     db.session.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit.services import record_audit
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
 from app.models import Bag, LabelCode, LabelCounter, LabelSeries, User
 from app.rules import labels as rules
@@ -84,7 +84,7 @@ def taken_codes(codes: list[str]) -> set[str]:
 def get_series(series_id: int) -> LabelSeries:
     series = db.session.get(LabelSeries, series_id)
     if series is None:
-        raise DomainError("series_not_found", "There is no such label series.", 404)
+        raise DomainError("series_not_found", Text("There is no such label series."), 404)
     return series
 
 
@@ -120,7 +120,7 @@ def known_bag_code(raw_code: str) -> str:
         code = None
     stored = db.session.scalar(select(Bag.code).where(Bag.code == code)) if code else None
     if stored is None:
-        raise DomainError("bag_not_found", "There is no bag with that code.", 404)
+        raise DomainError("bag_not_found", Text("There is no bag with that code."), 404)
     return stored
 
 

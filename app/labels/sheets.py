@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from fpdf import FPDF
 
-from app.domain import DomainError
+from app.domain import N_, DomainError, Text
+from app.i18n_pdf import FAMILY, use_fonts
 from app.pdfqr import draw_qr
 
-FONT = "Helvetica"  # a PDF core font: nothing embedded, the file stays small
+# Noto Sans with Noto Sans Devanagari (app/i18n_pdf.py): a label's words (a command's, on the
+# station's sheet) print in any language; codes are Latin and print as they are.
+FONT = FAMILY
 PT = 25.4 / 72      # millimetres per point
 
 
@@ -41,12 +45,12 @@ class Layout:
 
 LAYOUTS = {
     layout.name: layout for layout in (
-        Layout("a4-3x8", "A4, 3 x 8 labels of 70 x 37 mm", (210, 297), (70, 37), (3, 8),
+        Layout("a4-3x8", N_("A4, 3 x 8 labels of 70 x 37 mm"), (210, 297), (70, 37), (3, 8),
                (0, 0.5)),
-        Layout("a4-4x10", "A4, 4 x 10 labels of 48.5 x 25.4 mm", (210, 297), (48.5, 25.4),
+        Layout("a4-4x10", N_("A4, 4 x 10 labels of 48.5 x 25.4 mm"), (210, 297), (48.5, 25.4),
                (4, 10), (8, 21.5)),
-        Layout("single", "One 50 x 30 mm label per page (roll printers)", (50, 30), (50, 30),
-               (1, 1), (0, 0)),
+        Layout("single", N_("One 50 x 30 mm label per page (roll printers)"), (50, 30),
+               (50, 30), (1, 1), (0, 0)),
     )
 }
 DEFAULT_LAYOUT = "a4-3x8"
@@ -62,8 +66,8 @@ class Label:
 def parse_layout(raw: str | None) -> Layout:
     layout = LAYOUTS.get(raw or DEFAULT_LAYOUT)
     if layout is None:
-        raise DomainError("invalid_input", "layout must be one of "
-                          + ", ".join(LAYOUTS) + ".", field="layout")
+        raise DomainError("invalid_input", Text("layout must be one of %(layouts)s.",
+                                                layouts=", ".join(LAYOUTS)), field="layout")
     return layout
 
 
@@ -74,8 +78,9 @@ def parse_skip(raw: str | None, layout: Layout) -> int:
     most = layout.places - 1
     if not raw.isascii() or not raw.isdigit() or int(raw) > most:
         raise DomainError("invalid_input",
-                          f"skip must be a whole number from 0 to {most} (places already used "
-                          f"on the first {layout.name} sheet).", field="skip")
+                          Text("skip must be a whole number from 0 to %(most)s (places already "
+                               "used on the first %(layout)s sheet).", most=most,
+                               layout=layout.name), field="skip")
     return int(raw)
 
 
@@ -108,12 +113,17 @@ def _centred_line(pdf: FPDF, text: str, x: float, y: float, width: float, height
     pdf.cell(width, height, text, align="C")
 
 
-def render_sheet(labels: list[Label], layout: Layout, skip: int = 0, title: str = "Labels") -> bytes:
+def render_sheet(labels: list[Label], layout: Layout, skip: int = 0,
+                 title: str | None = None) -> bytes:
+    """The sheets as a PDF; `title` (the document's, in the request's language) defaults to
+    "Labels"."""
     pdf = FPDF(unit="mm", format=layout.page)
+    use_fonts(pdf)
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
-    pdf.set_title(f"{title} ({layout.title})")
-    pdf.set_subject(f"layout {layout.name}: {layout.title}")
+    stock = gettext(layout.title)
+    pdf.set_title(f"{title or gettext('Labels')} ({stock})")
+    pdf.set_subject(gettext("layout %(name)s: %(stock)s", name=layout.name, stock=stock))
     pdf.set_creator("TraceTrack")
     places: list[Label | None] = [None] * skip + list(labels)
     for index, label in enumerate(places):

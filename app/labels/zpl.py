@@ -4,7 +4,7 @@ text under it, at 203 or 300 dpi."""
 
 from __future__ import annotations
 
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.pdfqr import QUIET_ZONE, qr_modules
 
 DPIS = (203, 300)
@@ -18,15 +18,16 @@ def parse_dpi(raw: str | None) -> int:
         return 203
     if raw.strip() in ("203", "300"):
         return int(raw)
-    raise DomainError("invalid_input", "dpi must be 203 or 300 (the printer's resolution).",
-                      field="dpi")
+    raise DomainError("invalid_input", Text("dpi must be 203 or 300 (the printer's "
+                                            "resolution)."), field="dpi")
 
 
 def zpl_label(code: str, dpi: int = 203) -> str:
     """One label. Codes with ^ or ~ (ZPL's command characters) are refused: no bag code has
     them under the default patterns."""
     if "^" in code or "~" in code or not code.isprintable():
-        raise DomainError("invalid_input", f"{code!r} cannot be printed in ZPL.", field="code")
+        raise DomainError("invalid_input", Text("%(code)s cannot be printed in ZPL.",
+                                                code=repr(code)), field="code")
     dots, module = DOTS_PER_MM[dpi], MODULE_DOTS[dpi]
     width, height = LABEL_MM[0] * dots, LABEL_MM[1] * dots
     symbol = (len(qr_modules(code)) - 2 * QUIET_ZONE) * module

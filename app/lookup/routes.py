@@ -129,7 +129,7 @@ def export_xlsx():
         _export_name("xlsx"),
         Text("More than %(count)s bags match: more than a sheet holds. "
              "Narrow the filters (dates, kind) or export CSV instead.",
-             count=f"{XLSX_MAX_ROWS:,}"))
+             count=format(XLSX_MAX_ROWS, ",")))
 
 
 # --- corrections -------------------------------------------------------------------------

@@ -98,14 +98,15 @@ class LinkRecord:
     seq: int
 
 
-def parent_on_dispatch(parent: BagState | None, what: str) -> None:
+def parent_on_dispatch(parent: BagState | None, what: Text) -> None:
     """While a parent is on a dispatch (DESIGN 8.2) it cannot be reopened and its children
-    cannot change: refused with parent_on_dispatch, naming the dispatch."""
+    cannot change: refused with parent_on_dispatch, naming the dispatch. `what`: what cannot
+    be done, as a Text of its own (translated inside the message)."""
     if parent is not None and parent.dispatch is not None:
-        raise Refusal("parent_on_dispatch", f"{parent.code} is on dispatch {parent.dispatch}: "
-                                            f"{what}. Take it off that dispatch first "
-                                            "(unload it, or a return once it has left).",
-                      dispatch=parent.dispatch)
+        raise Refusal("parent_on_dispatch", Text(
+            "%(parent)s is on dispatch %(dispatch)s: %(what)s. Take it off that dispatch first "
+            "(unload it, or a return once it has left).", parent=parent.code,
+            dispatch=parent.dispatch, what=what), dispatch=parent.dispatch)
 
 
 # --- codes ---------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def finish(parent: BagState, force: bool) -> str:
 def reopen(actor: Actor, parent: BagState) -> str:
     if not actor.is_supervisor:
         raise Refusal("forbidden", Text("Only a supervisor can reopen a parent. Ask one."))
-    parent_on_dispatch(parent, "it cannot be reopened")
+    parent_on_dispatch(parent, Text("it cannot be reopened"))
     if parent.status == OPEN:
         raise Refusal("parent_open", Text("%(parent)s is already open.", parent=parent.code))
     return REOPEN
@@ -260,7 +261,7 @@ def undo(actor: Actor, code: str, child: BagState | None, named_parent: str | No
             "%(code)s is not in %(named)s: it is in %(parent)s. Nothing was undone.",
             code=code, named=named_parent, parent=child.parent),
                       other_parent=child.parent)
-    parent_on_dispatch(parent, "its bags cannot be taken out")
+    parent_on_dispatch(parent, Text("its bags cannot be taken out"))
     if actor.is_supervisor:
         return UNLINK
     if parent is not None and parent.status != OPEN:
@@ -281,7 +282,7 @@ def undo_last(actor: Actor, parent: BagState, links: dict[str, LinkRecord]) -> s
     """"Undo last" at the station: the last scan this user sent into this parent whose bag is
     still there as that scan put it (`links`: each child in the parent, with the event that
     put it in). Answers the child's code."""
-    parent_on_dispatch(parent, "its bags cannot be taken out")
+    parent_on_dispatch(parent, Text("its bags cannot be taken out"))
     if not actor.is_supervisor and parent.status != OPEN:
         raise Refusal("parent_complete", Text(COMPLETE_SUPERVISOR_ONLY, parent=parent.code))
     mine = [(record.seq, code) for code, record in links.items()
@@ -332,14 +333,14 @@ def unlink(code: str, child: BagState | None, parent: BagState | None = None) ->
     if child.parent is None:
         raise Refusal("not_linked", Text("%(code)s is not in any parent; there is nothing "
                                          "to unlink.", code=code))
-    parent_on_dispatch(parent, "its bags cannot be taken out")
+    parent_on_dispatch(parent, Text("its bags cannot be taken out"))
     return UNLINK
 
 
 def move(code: str, child: BagState | None, target_code: str, target: BagState | None,
          source: BagState | None = None) -> str:
     child = _child_to_correct(code, child)
-    parent_on_dispatch(source, "its bags cannot be moved out")
+    parent_on_dispatch(source, Text("its bags cannot be moved out"))
     if target is None or target.kind != PARENT:
         raise Refusal("parent_not_found", Text("There is no parent %(code)s. Check the "
                                                "parent's code.", code=target_code))
@@ -366,8 +367,8 @@ def parent_to_correct(code: str, bag: BagState | None) -> BagState:
 
 def delete(code: str, bag: BagState | None, parent: BagState | None = None) -> str:
     """`parent`: a child's parent, or the parent itself."""
-    parent_on_dispatch(parent, "its bags cannot be deleted" if bag is not None
-                       and bag.kind == CHILD else "it cannot be deleted")
+    parent_on_dispatch(parent, Text("its bags cannot be deleted") if bag is not None
+                       and bag.kind == CHILD else Text("it cannot be deleted"))
     if _existing(code, bag).kind == PARENT and bag.count:
         raise Refusal("has_children", Text("%(code)s still holds %(count)s bags. Move or "
                                            "unlink them first, then delete it.", code=code,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.domain import Text
 from app.rules.bags import COMPLETE, PARENT, Actor, BagState, Refusal, clean_reason
 from app.rules.codes import CodeError, normalise_code
 
@@ -18,6 +19,12 @@ MIN_EXPECTED, MAX_EXPECTED = 1, 500
 DISPATCH_CODE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,31}$", re.ASCII)
 VEHICLE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{2,19}$", re.ASCII)
 TEXT_LIMITS = {"destination": 120, "driver": 120, "transporter": 120, "reference": 64}
+# The text fields as a message names them (translated with the message: app/i18n.py).
+FIELD_WORDS = {"destination": Text("destination"), "driver": Text("driver"),
+               "transporter": Text("transporter"), "reference": Text("reference")}
+# A dispatch's status as a message says it.
+STATUS_WORDS = {LOADING: Text("loading"), DISPATCHED: Text("dispatched"),
+                CANCELLED: Text("cancelled")}
 
 # What the functions below answer: the service does exactly this.
 LOAD, ALREADY_LOADED, REPLAYED = "load", "already_loaded", "replayed"
@@ -45,7 +52,7 @@ class NewDispatch:
     reference: str | None
 
 
-def _invalid(field: str, message: str) -> Refusal:
+def _invalid(field: str, message: Text) -> Refusal:
     return Refusal("invalid_input", message, field=field)
 
 
@@ -56,10 +63,12 @@ def dispatch_code(raw: object) -> str:
     try:
         code = normalise_code(raw)
     except CodeError as exc:
-        raise _invalid("code", f"The dispatch code was not accepted. {exc}") from None
+        raise _invalid("code", Text("The dispatch code was not accepted. %(reason)s",
+                                    reason=exc.args[0])) from None
     if not DISPATCH_CODE.match(code):
-        raise _invalid("code", f"{code[:40]} is not a dispatch code: 3 to 32 letters, digits, "
-                               "/ or -, starting with a letter or digit (like D000123).")
+        raise _invalid("code", Text("%(code)s is not a dispatch code: 3 to 32 letters, digits, "
+                                    "/ or -, starting with a letter or digit (like D000123).",
+                                    code=code[:40]))
     return code
 
 
@@ -67,29 +76,31 @@ def _text(body: dict, name: str, *, required: bool = False) -> str | None:
     raw = body.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            raise _invalid(name, f"Fill in the {name.replace('_', ' ')}.")
+            raise _invalid(name, Text("Fill in the %(field)s.", field=FIELD_WORDS[name]))
         return None
     if not isinstance(raw, str):
-        raise _invalid(name, f"The {name.replace('_', ' ')} must be text.")
+        raise _invalid(name, Text("The %(field)s must be text.", field=FIELD_WORDS[name]))
     value = " ".join(raw.split())
     if len(value) > TEXT_LIMITS[name] or not value.isprintable():
-        raise _invalid(name, f"The {name.replace('_', ' ')} must be plain text of at most "
-                             f"{TEXT_LIMITS[name]} characters.")
+        raise _invalid(name, Text("The %(field)s must be plain text of at most %(count)s "
+                                  "characters.", field=FIELD_WORDS[name],
+                                  count=TEXT_LIMITS[name]))
     return value
 
 
 def vehicle_number(raw: object) -> str:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise _invalid("vehicle_number", "Fill in the vehicle number (as on its plate).")
+        raise _invalid("vehicle_number", Text("Fill in the vehicle number (as on its plate)."))
     try:
         value = normalise_code(raw)
     except CodeError:
-        raise _invalid("vehicle_number", "The vehicle number must be text, as on its "
-                                         "plate.") from None
+        raise _invalid("vehicle_number", Text("The vehicle number must be text, as on its "
+                                              "plate.")) from None
     value = " ".join(value.split())
     if not VEHICLE_NUMBER.match(value):
-        raise _invalid("vehicle_number", "The vehicle number must be 3 to 20 letters, digits, "
-                                         "spaces or dashes, as on its plate (like MH12AB1234).")
+        raise _invalid("vehicle_number", Text(
+            "The vehicle number must be 3 to 20 letters, digits, spaces or dashes, as on its "
+            "plate (like MH12AB1234)."))
     return value
 
 
@@ -98,8 +109,9 @@ def expected_parents(raw: object) -> int:
         raw = int(raw.strip())
     if not isinstance(raw, int) or isinstance(raw, bool) or not (
             MIN_EXPECTED <= raw <= MAX_EXPECTED):
-        raise _invalid("expected_parents", f"Expected parents must be a whole number from "
-                                           f"{MIN_EXPECTED} to {MAX_EXPECTED}.")
+        raise _invalid("expected_parents", Text(
+            "Expected parents must be a whole number from %(low)s to %(high)s.",
+            low=MIN_EXPECTED, high=MAX_EXPECTED))
     return raw
 
 
@@ -107,7 +119,7 @@ def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
     """A new dispatch's fields, checked and cleaned (DESIGN 8.2); the code may be left out
     (the service makes one)."""
     if not actor.is_supervisor:
-        raise Refusal("forbidden", "Only a supervisor can open a dispatch. Ask one.")
+        raise Refusal("forbidden", Text("Only a supervisor can open a dispatch. Ask one."))
     code = body.get("code")
     return NewDispatch(
         code=None if code is None or code == "" else dispatch_code(code),
@@ -119,22 +131,28 @@ def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
 
 
 def dispatch_exists(code: str) -> Refusal:
-    return Refusal("dispatch_exists", f"There is already a dispatch {code}. Use another code, "
-                                      "or leave it empty to have one made.", dispatch=code)
+    return Refusal("dispatch_exists", Text("There is already a dispatch %(dispatch)s. Use "
+                                           "another code, or leave it empty to have one made.",
+                                           dispatch=code), dispatch=code)
 
 
 def not_found(code: str) -> Refusal:
-    return Refusal("dispatch_not_found", f"There is no dispatch {code}. Check the bill's code.")
+    return Refusal("dispatch_not_found", Text("There is no dispatch %(dispatch)s. Check the "
+                                              "bill's code.", dispatch=code))
 
 
 # --- loading and unloading ---------------------------------------------------------------------
 
 def _must_be_loading(dispatch: DispatchState) -> None:
     if dispatch.status != LOADING:
-        raise Refusal("dispatch_not_loading", f"Dispatch {dispatch.code} is {dispatch.status}: "
-                                              "nothing can be loaded or unloaded. Ask a "
-                                              "supervisor to reopen it.",
+        raise Refusal("dispatch_not_loading", Text(
+            "Dispatch %(dispatch)s is %(status)s: nothing can be loaded or unloaded. Ask a "
+            "supervisor to reopen it.", dispatch=dispatch.code, status=_status(dispatch.status)),
                       dispatch=dispatch.code, dispatch_status=dispatch.status)
+
+
+def _status(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
 
 
 def replay(previous_dispatch: str | None, previous_code: str, dispatch_code_: str,
@@ -143,8 +161,9 @@ def replay(previous_dispatch: str | None, previous_code: str, dispatch_code_: st
     reused for another load is refused (never 'replayed', which would drop it silently)."""
     if previous_dispatch == dispatch_code_ and previous_code == code:
         return REPLAYED
-    raise Refusal("scan_id_reused", f"This scan's id was already used for {previous_code}; "
-                                    f"{code} was not loaded. Scan it again.",
+    raise Refusal("scan_id_reused", Text("This scan's id was already used for %(previous)s; "
+                                         "%(code)s was not loaded. Scan it again.",
+                                         previous=previous_code, code=code),
                   previous={"dispatch": previous_dispatch, "code": previous_code})
 
 
@@ -153,25 +172,28 @@ def load(dispatch: DispatchState, code: str, parent: BagState | None,
     """A parent scanned onto a dispatch. `on_dispatch`: the live dispatch it is on now."""
     _must_be_loading(dispatch)
     if parent is None:
-        raise Refusal("parent_not_found", f"There is no parent {code}. Check the label.")
+        raise Refusal("parent_not_found", Text("There is no parent %(code)s. Check the label.",
+                                               code=code))
     if parent.kind != PARENT:
-        where = f" in {parent.parent}" if parent.parent else ""
-        raise Refusal("code_is_child", f"{code} is a child bag{where}, not a parent. Scan the "
-                                       "parent's label.", parent=parent.parent)
+        message = (Text("%(code)s is a child bag in %(parent)s, not a parent. Scan the "
+                        "parent's label.", code=code, parent=parent.parent) if parent.parent
+                   else Text("%(code)s is a child bag, not a parent. Scan the parent's label.",
+                             code=code))
+        raise Refusal("code_is_child", message, parent=parent.parent)
     if on_dispatch == dispatch.code:
         return ALREADY_LOADED
     if on_dispatch is not None:
-        raise Refusal("parent_on_other_dispatch", f"{code} is already on dispatch "
-                                                  f"{on_dispatch}. Put it aside and tell a "
-                                                  "supervisor.", other_dispatch=on_dispatch)
+        raise Refusal("parent_on_other_dispatch", Text(
+            "%(code)s is already on dispatch %(dispatch)s. Put it aside and tell a supervisor.",
+            code=code, dispatch=on_dispatch), other_dispatch=on_dispatch)
     if parent.status != COMPLETE:
-        raise Refusal("parent_not_complete", f"{code} is not complete ({parent.count} / "
-                                             f"{parent.capacity}). Finish it at the station "
-                                             "before loading it.")
+        raise Refusal("parent_not_complete", Text(
+            "%(code)s is not complete (%(count)s / %(capacity)s). Finish it at the station "
+            "before loading it.", code=code, count=parent.count, capacity=parent.capacity))
     if dispatch.loaded >= dispatch.expected:
-        raise Refusal("dispatch_full", f"Dispatch {dispatch.code} already has all "
-                                       f"{dispatch.expected} parents it expects. Put {code} "
-                                       "aside.")
+        raise Refusal("dispatch_full", Text(
+            "Dispatch %(dispatch)s already has all %(expected)s parents it expects. Put "
+            "%(code)s aside.", dispatch=dispatch.code, expected=dispatch.expected, code=code))
     return LOAD
 
 
@@ -179,48 +201,51 @@ def unload(dispatch: DispatchState, code: str, parent: BagState | None,
            on_dispatch: str | None) -> str:
     _must_be_loading(dispatch)
     if parent is None or parent.kind != PARENT or on_dispatch != dispatch.code:
-        raise Refusal("parent_not_on_dispatch", f"{code} is not on dispatch {dispatch.code}; "
-                                                "there is nothing to unload.")
+        raise Refusal("parent_not_on_dispatch", Text(
+            "%(code)s is not on dispatch %(dispatch)s; there is nothing to unload.",
+            code=code, dispatch=dispatch.code))
     return UNLOAD
 
 
 # --- the dispatch as a whole -------------------------------------------------------------------
 
-def _require_supervisor(actor: Actor, what: str) -> None:
+def _require_supervisor(actor: Actor, message: Text) -> None:
     if not actor.is_supervisor:
-        raise Refusal("forbidden", f"Only a supervisor can {what} a dispatch. Ask one.")
+        raise Refusal("forbidden", message)
 
 
 def dispatch(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str | None]:
     """Close the bill: DISPATCH, with the reason why it is short (or None)."""
-    _require_supervisor(actor, "dispatch")
+    _require_supervisor(actor, Text("Only a supervisor can dispatch a dispatch. Ask one."))
     _must_be_loading(state)
     if state.loaded == 0:
-        raise Refusal("dispatch_empty", f"Dispatch {state.code} has no parents loaded. Load "
-                                        "them first.")
+        raise Refusal("dispatch_empty", Text("Dispatch %(dispatch)s has no parents loaded. "
+                                             "Load them first.", dispatch=state.code))
     given = raw_reason not in (None, "")
     if state.loaded < state.expected:
         if not given:
-            raise Refusal("under_expected", f"Dispatch {state.code} has {state.loaded} of "
-                                            f"{state.expected} parents. Say why it leaves "
-                                            "short, or load the rest.",
+            raise Refusal("under_expected", Text(
+                "Dispatch %(dispatch)s has %(loaded)s of %(expected)s parents. Say why it "
+                "leaves short, or load the rest.", dispatch=state.code, loaded=state.loaded,
+                expected=state.expected),
                           loaded=state.loaded, expected=state.expected)
         return DISPATCH, clean_reason(raw_reason)
     return DISPATCH, clean_reason(raw_reason) if given else None
 
 
 def reopen(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str]:
-    _require_supervisor(actor, "reopen")
+    _require_supervisor(actor, Text("Only a supervisor can reopen a dispatch. Ask one."))
     reason = clean_reason(raw_reason)
     if state.status != DISPATCHED:
-        raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
-                                                 "only a dispatched one can be reopened.",
+        raise Refusal("dispatch_not_dispatched", Text(
+            "Dispatch %(dispatch)s is %(status)s: only a dispatched one can be reopened.",
+            dispatch=state.code, status=_status(state.status)),
                       dispatch_status=state.status)
     return REOPEN, reason
 
 
 def cancel(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str, str]:
-    _require_supervisor(actor, "cancel")
+    _require_supervisor(actor, Text("Only a supervisor can cancel a dispatch. Ask one."))
     reason = clean_reason(raw_reason)
     _must_be_loading(state)
     return CANCEL, reason
@@ -229,12 +254,16 @@ def cancel(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str,
 def return_parent(actor: Actor, state: DispatchState, code: str, parent: BagState | None,
                   on_dispatch: str | None, raw_reason: object) -> tuple[str, str]:
     """A parent that came back: it leaves the dispatch and is back in the warehouse."""
-    _require_supervisor(actor, "take returns on")
+    _require_supervisor(actor, Text("Only a supervisor can take returns on a dispatch. Ask "
+                                    "one."))
     reason = clean_reason(raw_reason)
     if state.status != DISPATCHED:
-        raise Refusal("dispatch_not_dispatched", f"Dispatch {state.code} is {state.status}: "
-                                                 "returns are taken after it is dispatched.",
+        raise Refusal("dispatch_not_dispatched", Text(
+            "Dispatch %(dispatch)s is %(status)s: returns are taken after it is dispatched.",
+            dispatch=state.code, status=_status(state.status)),
                       dispatch_status=state.status)
     if parent is None or parent.kind != PARENT or on_dispatch != state.code:
-        raise Refusal("parent_not_on_dispatch", f"{code} is not on dispatch {state.code}.")
+        raise Refusal("parent_not_on_dispatch", Text("%(code)s is not on dispatch "
+                                                     "%(dispatch)s.", code=code,
+                                                     dispatch=state.code))
     return RETURN, reason

@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.rules.codes import matches, printable
 
 MAX_COUNT = 1000
+MAX_COUNT_WORDS = f"{MAX_COUNT:,}"  # as a message writes it
 MAX_WIDTH = 12
 PREFIX_SHAPE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}", re.ASCII)
 
@@ -34,7 +35,7 @@ class SeriesPlan:
         return f"{self.prefix}{number:0{self.width}d}"
 
 
-def refuse(field: str, message: str) -> DomainError:
+def refuse(field: str, message: Text) -> DomainError:
     return DomainError("invalid_input", message, field=field)
 
 
@@ -50,20 +51,24 @@ def plan_series(raw_prefix: object, raw_count: object, pattern: str, example: st
     """A checked request for `count` codes of `prefix`, or DomainError invalid_input naming
     the field. The prefix is read as a scanned code is: trimmed and upper-cased."""
     if not isinstance(raw_prefix, str) or not raw_prefix.strip():
-        raise refuse("prefix", "Type the letters the codes start with, for example SB.")
+        raise refuse("prefix", Text("Type the letters the codes start with, for example SB."))
     prefix = raw_prefix.strip().upper()
     if not PREFIX_SHAPE.fullmatch(prefix):
-        raise refuse("prefix", f"\u201c{printable(prefix, 20)}\u201d cannot start a parent code: "
-                               "use up to 16 letters, digits and dashes, for example SB.")
+        raise refuse("prefix", Text("\u201c%(prefix)s\u201d cannot start a parent code: use up "
+                                    "to 16 letters, digits and dashes, for example SB.",
+                                    prefix=printable(prefix, 20)))
     width = number_width(prefix, pattern)
     if width is None:
-        raise refuse("prefix", f"No parent code starts with \u201c{prefix}\u201d followed by a "
-                               f"number: parent codes look like {example}.")
+        raise refuse("prefix", Text("No parent code starts with \u201c%(prefix)s\u201d followed "
+                                    "by a number: parent codes look like %(example)s.",
+                                    prefix=prefix, example=example))
     if isinstance(raw_count, bool) or not isinstance(raw_count, int):
-        raise refuse("count", f"Say how many labels: a whole number from 1 to {MAX_COUNT:,}.")
+        raise refuse("count", Text("Say how many labels: a whole number from 1 to %(most)s.",
+                                   most=MAX_COUNT_WORDS))
     count = raw_count
     if not 1 <= count <= MAX_COUNT:
-        raise refuse("count", f"Ask for 1 to {MAX_COUNT:,} labels at a time.")
+        raise refuse("count", Text("Ask for 1 to %(most)s labels at a time.",
+                                   most=MAX_COUNT_WORDS))
     return SeriesPlan(prefix, width, count)
 
 
@@ -85,8 +90,10 @@ def pick_free(numbered: Iterable[tuple[int, str]], taken: set[str], wanted: int)
 
 
 def exhausted(plan: SeriesPlan, found: int) -> DomainError:
+    left = f"{found:,}"
     return DomainError(
         "prefix_exhausted",
-        f"Only {found:,} unused codes are left for {plan.prefix} (up to "
-        f"{plan.code(plan.last_number)}): ask for fewer, or use another prefix.",
+        Text("Only %(found)s unused codes are left for %(prefix)s (up to %(last)s): ask for "
+             "fewer, or use another prefix.", found=left, prefix=plan.prefix,
+             last=plan.code(plan.last_number)),
         409, field="count", available=found)

@@ -59,7 +59,10 @@ def qr_data_uri(code: str) -> str:
 def command_sheet_pdf() -> bytes:
     """The printable sheet: the same label code as the parent labels (app/labels/sheets.py),
     on A4 3 x 8 stock, each label the command's QR with its word and its code under it."""
+    from flask_babel import gettext
+
     from app.labels.sheets import LAYOUTS, Label, render_sheet
 
-    labels = [Label(command.code, command.word, command.code) for command in COMMANDS]
-    return render_sheet(labels, LAYOUTS["a4-3x8"], title="Station command barcodes")
+    # The word under each barcode in the reader's language (the fonts print Devanagari).
+    labels = [Label(command.code, gettext(command.word), command.code) for command in COMMANDS]
+    return render_sheet(labels, LAYOUTS["a4-3x8"], title=gettext("Station command barcodes"))

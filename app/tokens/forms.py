@@ -1,3 +1,5 @@
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields import SelectChoice
@@ -6,16 +8,18 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth.passwords import MAX_LENGTH
 from app.auth.tokens import DEFAULT_DAYS, MAX_DAYS, NAME_MAX
+from app.domain import N_
 
-# What each scope lets a token do, in the words of the page (DESIGN 8.7).
+# What each scope lets a token do, in the words of the page (DESIGN 8.7); translated where
+# shown. The scope's own name (scan, bags:read) is what the API says: it stays as it is.
 SCOPE_LABELS = {
-    "scan": "Scan bags: parents, children, batches, undo, finish",
-    "bags:read": "Look bags up",
-    "bags:write": "Correct bags (reopen, move, unlink, delete) and print labels",
-    "dispatch": "Load and send dispatches",
-    "import": "Import files of bags",
-    "dashboard:read": "Read the dashboard's figures",
-    "users:admin": "Manage users and sites",
+    "scan": N_("Scan bags: parents, children, batches, undo, finish"),
+    "bags:read": N_("Look bags up"),
+    "bags:write": N_("Correct bags (reopen, move, unlink, delete) and print labels"),
+    "dispatch": N_("Load and send dispatches"),
+    "import": N_("Import files of bags"),
+    "dashboard:read": N_("Read the dashboard's figures"),
+    "users:admin": N_("Manage users and sites"),
 }
 
 
@@ -25,25 +29,28 @@ class CheckboxesField(SelectMultipleField):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Give the token a name."),
-                                           Length(max=NAME_MAX)],
-                       render_kw={"placeholder": "e.g. ERP dispatch sync", "autocomplete": "off"})
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Give the token a name.")),
+                                               Length(max=NAME_MAX)],
+                       render_kw={"placeholder": _l("e.g. ERP dispatch sync"),
+                                  "autocomplete": "off"})
     # Checked by the service, which says in plain words which scope the role may not give.
-    scopes = CheckboxesField("What it may do", choices=[], validate_choice=False)
+    scopes = CheckboxesField(_l("What it may do"), choices=[], validate_choice=False)
     expires_in_days = IntegerField(
-        f"Days until it expires (1 to {MAX_DAYS})", default=DEFAULT_DAYS,
-        validators=[InputRequired("Say how many days the token lasts."),
-                    NumberRange(1, MAX_DAYS, f"A token lasts 1 to {MAX_DAYS} days.")],
+        _l("Days until it expires (1 to %(most)s)", most=MAX_DAYS), default=DEFAULT_DAYS,
+        validators=[InputRequired(_l("Say how many days the token lasts.")),
+                    # NumberRange fills in %(min)s and %(max)s itself.
+                    NumberRange(1, MAX_DAYS, _l("A token lasts %(min)s to %(max)s days."))],
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DAYS})
     current_password = PasswordField(
-        "Your current password", validators=[InputRequired("Type your password."),
-                                             Length(max=MAX_LENGTH)],
+        _l("Your current password"), validators=[InputRequired(_l("Type your password.")),
+                                                 Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Make the token")
+    submit = SubmitField(_l("Make the token"))
 
     def offer(self, scopes: tuple[str, ...]) -> "TokenForm":
         """Only the scopes the user's role allows today are offered (and accepted)."""
-        self.scopes.choices = [SelectChoice(scope, f"{scope}: {SCOPE_LABELS.get(scope, scope)}")
+        self.scopes.choices = [SelectChoice(scope, f"{scope}: {gettext(SCOPE_LABELS[scope])}"
+                                            if scope in SCOPE_LABELS else scope)
                                for scope in scopes]
         return self
 
@@ -51,4 +58,4 @@ class TokenForm(FlaskForm):
 class RevokeForm(FlaskForm):
     """A bare button: posts its CSRF token only."""
 
-    submit = SubmitField("Revoke")
+    submit = SubmitField(_l("Revoke"))

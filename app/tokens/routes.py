@@ -6,11 +6,13 @@ decides; each handler commits once."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import tokens
 from app.domain import DomainError
 from app.extensions import db, limiter
+from app.i18n import translate
 from app.models.types import utcnow
 from app.ratelimits import user_rate_key
 from app.tokens.forms import RevokeForm, TokenForm
@@ -60,9 +62,9 @@ def create_token():
         field = getattr(form, {"password": "current_password"}.get(
             error.details.get("field"), error.details.get("field") or ""), None)
         if field is not None:
-            field.errors = [*field.errors, error.message]
+            field.errors = [*field.errors, translate(error.message)]
         else:
-            flash(error.message, "danger")
+            flash(translate(error.message), "danger")
         return _page(form, error.status)
     return render_template("tokens/once.html", token=token, text=text)
 
@@ -72,10 +74,11 @@ def create_token():
 def revoke_token(token_id: int):
     form = RevokeForm()
     if not form.validate():
-        flash("The page was too old: try again.", "warning")
+        flash(_("The page was too old: try again."), "warning")
         return redirect(url_for("tokens.show_tokens"), 303)
     token = tokens.get_token(token_id)  # 404 for a token that is not there
     tokens.revoke_token(_actor(), token)  # 404 for another's token, unless an admin
     db.session.commit()
-    flash(f"The token {token.name} ({token.prefix}) is revoked: it no longer works.", "success")
+    flash(_("The token %(name)s (%(prefix)s) is revoked: it no longer works.", name=token.name,
+            prefix=token.prefix), "success")
     return redirect(url_for("tokens.show_tokens"), 303)

@@ -199,18 +199,22 @@
     replaceChildren(list, figures.stale.map(function (item) {
       var li = el("li", "list-group-item py-1 small");
       li.appendChild(el("span", "font-monospace fw-semibold", item.code));
-      li.appendChild(document.createTextNode(" " + item.vehicle_number + " to " + item.destination + ": " +
-        item.parents_loaded + " / " + item.expected_parents + " parents "));
-      var opened = el("span", "text-secondary", "\u00b7 opened ");
+      li.appendChild(document.createTextNode(" " + t("%(vehicle)s to %(destination)s", { vehicle: item.vehicle_number, destination: item.destination }) + ": " +
+        t("%(loaded)s / %(expected)s parents", { loaded: item.parents_loaded, expected: item.expected_parents }) + " "));
+      // "opened %(when)s": the time is an element of its own, put where the words say.
+      var opened = el("span", "text-secondary", "\u00b7 ");
+      var words = t("opened %(when)s").split("%(when)s");
+      opened.appendChild(document.createTextNode(words[0]));
       opened.appendChild(timeNode(item.created_at));
+      opened.appendChild(document.createTextNode(words.slice(1).join("")));
       li.appendChild(opened);
       li.appendChild(document.createTextNode(" \u00b7 "));
-      var link = el("a", "", "manifest");
+      var link = el("a", "", t("manifest"));
       link.href = list.dataset.manifestUrl.replace("__CODE__", encodeURIComponent(item.code));
       link.setAttribute("download", "");
       li.appendChild(link);
       return li;
-    }), emptyItem("No dispatch has been loading that long."));
+    }), emptyItem(t("No dispatch has been loading that long.")));
   }
 
   function renderActivity(activity) {

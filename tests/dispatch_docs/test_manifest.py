@@ -59,7 +59,7 @@ def forty_parents() -> Manifest:
 def test_every_parent_with_its_bags_totals_and_signatures_are_printed(tmp_path):
     text = pdf_text(render_manifest(forty_parents()), tmp_path)
 
-    for label in ("WB12AB3456", "Kolkata depot - Howrah", "Ramesh Kumar", "Fast Freight",
+    for label in ("WB12AB3456", "Kolkata depot \u2014 Howrah", "Ramesh Kumar", "Fast Freight",
                   "LR-99812", "40 / 40 parents", "1,200 bags", "1,200 kg of 1,200 kg",
                   "Total: 40 parents", "Loaded by (warehouse)", "Driver", "Signature",
                   "SB00099", "torn sack", "Page 1 of 2", "Page 2 of 2"):
@@ -76,8 +76,16 @@ def test_the_qr_of_the_dispatch_code_decodes_from_the_printed_page(tmp_path):
     assert decoded_qr(render_manifest(forty_parents()), tmp_path) == ["D000123"]
 
 
-def test_text_outside_the_font_prints_as_question_marks_instead_of_failing():
+@needs_poppler
+def test_a_destination_typed_in_devanagari_prints_as_typed(tmp_path):
     manifest = Manifest(code="D000001", status="loading", destination="\u0928\u093e\u0917\u092a\u0941\u0930",
+                        vehicle_number="MH12AB1234", expected_parents=1, child_weight_kg=1.0,
+                        expected_weight_kg=30)
+    assert "\u0928\u093e\u0917\u092a\u0941\u0930" in pdf_text(render_manifest(manifest), tmp_path)
+
+
+def test_a_character_no_font_has_is_left_out_instead_of_failing():
+    manifest = Manifest(code="D000001", status="loading", destination="\u5317\u4eac \U0001f69a",
                         vehicle_number="MH12AB1234", expected_parents=1, child_weight_kg=1.0,
                         expected_weight_kg=30)
     assert render_manifest(manifest).startswith(b"%PDF")

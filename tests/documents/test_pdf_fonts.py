@@ -54,3 +54,26 @@ def test_without_shaping_the_glyphs_differ():
         pdf.set_font(FAMILY, size=14)
         widths.append(pdf.get_string_width("क्षमता कि"))
     assert widths[0] != widths[1]
+
+
+@needs_poppler
+def test_latin_text_after_a_devanagari_cell_in_the_same_font_prints(tmp_path):
+    """fpdf2 leaves the fallback font selected after a Devanagari cell while believing the
+    main one is: without app/i18n_pdf.py's reselection the "4" and the "SB00001" below came
+    out as ":" or not at all (the manifest's total row)."""
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    use_fonts(pdf)
+    pdf.set_font(FAMILY, "B", size=10)
+    pdf.cell(60, 6, "कुल: 2 बड़ी बोरियाँ")
+    pdf.cell(20, 6, "4", align="R")
+    pdf.cell(0, 6, "   4 kg", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, "बड़ी", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, "SB00001 x4y", new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "mixed.pdf"
+    pdf.output(str(path))
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,  # noqa: S603,S607
+                          text=True, check=True).stdout
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    assert lines[0].endswith("4 4 kg"), lines
+    assert lines[2] == "SB00001 x4y", lines

@@ -25,7 +25,7 @@ NOT_YET_TRANSLATED = {
 }
 VISIBLE_ATTRIBUTES = {"placeholder", "title", "aria-label", "alt", "data-label"}
 # Words that are the same in every language: the product, file formats, examples of codes.
-UNTRANSLATED = {"TraceTrack", "CSV", "XLSX"}
+UNTRANSLATED = {"TraceTrack", "CSV", "XLSX", "Excel", "PDF", "ZPL"}
 CLASS_BLOCKS = {"body_class", "main_class"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 

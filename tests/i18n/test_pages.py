@@ -20,9 +20,11 @@ from tests.helpers import fill_parent, page_csrf_token
 from app.scanning.transaction import run_scan
 
 HINDI = {"Accept-Language": "hi"}
-# ASCII words a Hindi page may show: the product's name, file formats, and the data itself
-# (codes, usernames), which the test adds per page; "English" names itself in the switch.
-ALLOWED = {"TraceTrack", "CSV", "XLSX", "English"}  # English: its own name in the switch
+# ASCII words a Hindi page may show: the product's name, names of file formats and of what
+# reads them (PDF, Excel, ZPL, QR, API), and the data itself (codes, usernames), which the
+# test adds per page; "English" names itself in the switch.
+ALLOWED = {"TraceTrack", "CSV", "XLSX", "PDF", "Excel", "ZPL", "QR", "API",
+           "English"}  # English: its own name in the switch
 
 
 class _Visible(HTMLParser):
@@ -51,11 +53,12 @@ def english_words(html: str, data: set[str]) -> list[str]:
     words = []
     for text in parser.texts:
         for token in re.findall(r"[A-Za-z0-9_./:-]+", text):
+            token = token.rstrip(".:")  # "mukesh:" in a history line is the username
             if any(ch.isdigit() for ch in token) or token in ALLOWED | data:
                 continue  # a code (SB00001, 0016586), a number, a time
             if "/" in token or token == "UTC" or (":" in token and token.isupper()):
                 continue  # a time zone's name (Asia/Kolkata), a command code (TT:FINISH)
-            words += re.findall(r"[A-Za-z]{2,}", token)
+            words += [word for word in re.findall(r"[A-Za-z]{2,}", token) if word not in data]
     return words
 
 
@@ -272,3 +275,122 @@ def test_a_bags_times_are_shown_in_the_users_zone(client, login_as, make_user):
     login_as(worker)
     html = client.get("/bags/SB00001").get_data(as_text=True)
     assert "(IST)" in html  # English: the zone's abbreviation
+
+
+# --- dispatches, labels and tokens (the features merged after issue 23) ----------------------
+
+@pytest.fixture
+def dispatch_floor(app, make_user):
+    """A Hindi supervisor with: a dispatch being loaded (one parent on, one refused load in its
+    history), one that left short with a parent returned, a reserved label series, and an API
+    token. What people typed (places, names, reasons) is typed in Hindi, as a Hindi warehouse
+    would."""
+    from app.auth import tokens
+    from app.dispatch import services as dispatching
+    from app.domain import DomainError
+    from app.labels import services as labels
+    from app.unit_of_work import run
+    from tests.dispatch.support import complete_parent, load, new_dispatch
+    from tests.helpers import PASSWORD
+
+    boss = make_user("mukesh", "supervisor", language="hi", timezone="Asia/Kolkata")
+    for code in ("SB00001", "SB00003", "SB00004"):
+        complete_parent(boss, code)
+    fill_parent(boss, "SB00002", ["0016586"])  # open: refused on a truck
+    new_dispatch(boss, "D000001", expected=3, destination="नागपुर डिपो", driver="रमेश",
+                 transporter="तेज़ ट्रांसपोर्ट", reference="B-771")
+    load(boss, "D000001", "SB00001")
+    try:
+        load(boss, "D000001", "SB00002")
+    except DomainError as refused:
+        dispatching.record_refused_load(boss, "D000001", "SB00002", refused)
+        db.session.commit()
+    new_dispatch(boss, "D000002", expected=3, destination="रायपुर")
+    load(boss, "D000002", "SB00003")
+    load(boss, "D000002", "SB00004")
+    run(dispatching.dispatch_out, boss, "D000002", "ट्रक भर गया")
+    run(dispatching.return_parent, boss, "D000002", "SB00004", "बोरी फटी थी")
+    labels.reserve_series(boss, "SB", 24)
+    db.session.commit()
+    tokens.create_token(boss, "गोदाम रिपोर्ट", ["scan", "bags:read"], 30, PASSWORD)
+    db.session.commit()
+    return boss
+
+
+# The API's words on the token page: the header a system sends and the scopes' own names.
+TOKEN_PAGE_DATA = {"Authorization", "Bearer", "tt", "ERP", "scan", "bags", "read", "write",
+                   "dispatch", "import", "dashboard", "users", "admin"}
+DISPATCH_PAGES = {
+    "/dispatches": set(), "/dispatches/new": set(),
+    "/dispatches/D000001": set(),  # loading: the station, a refused load in the history
+    "/dispatches/D000002": set(),  # dispatched short, a parent returned
+    "/dashboard": set(),           # the dispatch card
+    "/bags/SB00001": set(),        # a parent on a dispatch
+    "/account/tokens": TOKEN_PAGE_DATA,
+    "/labels": {"single", "SB"},   # a label stock's name (as ?layout= takes it), a prefix
+}
+
+
+@pytest.mark.parametrize("path", DISPATCH_PAGES)
+def test_a_hindi_supervisors_dispatch_label_and_token_pages_have_no_english_left(
+        client, login_as, dispatch_floor, path):
+    login_as(dispatch_floor)
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html[:300]
+    assert '<html lang="hi">' in html
+    assert english_words(html, {"mukesh"} | DISPATCH_PAGES[path]) == []
+    assert re.search(r"[\u0900-\u097F]", html)
+
+
+def test_a_dispatch_page_in_hindi_says_its_status_history_and_refusal_in_hindi(
+        client, login_as, dispatch_floor):
+    login_as(dispatch_floor)
+    loading = client.get("/dispatches/D000001").get_data(as_text=True)
+    assert "लदाई जारी" in loading                      # the status badge
+    assert "डिस्पैच पर लोड" in loading                   # the history's action
+    assert "बड़ी बोरी पूरी नहीं है।" in loading            # the stored refusal, by its code
+    left = client.get("/dispatches/D000002").get_data(as_text=True)
+    assert "कम माल के साथ गया: ट्रक भर गया" in left
+    assert "बोरी फटी थी" in left
+
+
+def test_a_refused_load_is_flashed_in_hindi_and_its_code_stays(client, login_as,
+                                                                dispatch_floor):
+    login_as(dispatch_floor)
+    token = page_csrf_token(client, "/dispatches/D000001")
+    client.post("/dispatches/D000001/load", data={"load-code": "SB00002", "csrf_token": token})
+    page = client.get("/dispatches/D000001").get_data(as_text=True)
+    assert "SB00002 पूरी नहीं है (1 / 30)। लोड करने से पहले इसे स्टेशन पर पूरा करें।" in page
+    response = client.post("/api/v1/dispatches/D000001/parents", headers=HINDI,
+                           json={"code": "SB00002"})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (409, "parent_not_complete")
+    assert error["message"].startswith("SB00002 पूरी नहीं है")
+
+
+def test_the_dispatch_rules_say_a_nested_word_in_the_requests_language(app):
+    """A refusal made of Texts (a status, what cannot be done) is English as a string and
+    Hindi, every part of it, when said to a Hindi request."""
+    from flask_babel import refresh
+
+    from app.i18n import translate
+    from app.rules import bags as rules
+    from app.rules import dispatch as dispatch_rules
+
+    state = dispatch_rules.DispatchState("D000009", dispatch_rules.DISPATCHED, 3, 3)
+    with pytest.raises(rules.Refusal) as refused:
+        dispatch_rules.load(state, "SB00001", None, None)
+    assert refused.value.message == ("Dispatch D000009 is dispatched: nothing can be loaded or "
+                                     "unloaded. Ask a supervisor to reopen it.")
+    parent = rules.BagState(code="SB00001", kind="parent", status="complete", count=30,
+                            capacity=30, parent=None, dispatch="D000009")
+    with pytest.raises(rules.Refusal) as on_dispatch:
+        rules.reopen(rules.Actor(1, "supervisor"), parent)
+    with app.test_request_context("/", headers=HINDI):
+        refresh()
+        assert translate(refused.value.message) == (
+            "डिस्पैच D000009 की स्थिति: रवाना। इस पर न कुछ लोड हो सकता है, न उतारा जा सकता "
+            "है। सुपरवाइज़र से इसे फिर खुलवाएँ।")
+        assert translate(on_dispatch.value.message).startswith(
+            "SB00001 डिस्पैच D000009 पर है: इसे फिर नहीं खोला जा सकता।")

@@ -13,7 +13,13 @@ import { audioContext, createFeedback } from "../station/feedback.js";
 const MAX_RESULTS = 12;
 const MESSAGE_CLASS = { ok: "msg-ok", duplicate: "msg-warn", error: "msg-error", complete: "msg-complete", info: "msg-info" };
 const byId = (id) => document.getElementById(id);
-const grouped = (value) => Number(value).toLocaleString("en-US");
+// Indian grouping (1,00,000) for Hindi, as the server writes it; Latin digits always.
+const numberFormat = new Intl.NumberFormat(document.documentElement.lang === "hi" ? "en-IN" : "en-US");
+const grouped = (value) => numberFormat.format(Number(value));
+// The page's words in its language (static/js/i18n.js; every string is in app/i18n_js.py).
+const t = window.t || ((text) => text);
+// A dispatch's status as the page's badge says it.
+const STATUS = { loading: () => t("loading"), dispatched: () => t("dispatched"), cancelled: () => t("cancelled") };
 
 function normalise(raw) {
   return raw.replace(/[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u00ad]/g, "").normalize("NFKC")
@@ -74,14 +80,14 @@ function start(root) {
     el.expected.textContent = dispatch.expected_parents;
     el.bags.textContent = grouped(dispatch.children);
     el.weight.textContent = grouped(dispatch.weight_kg);
-    if (el.status) { el.status.textContent = dispatch.status; }
+    if (el.status) { el.status.textContent = STATUS[dispatch.status] ? STATUS[dispatch.status]() : dispatch.status; }
   }
 
   function addRow(parent) {
     if (el.parents.querySelector('tr[data-code="' + CSS.escape(parent.code) + '"]')) { return; }
     const row = document.createElement("tr");
     row.dataset.code = parent.code;
-    const cells = [parent.code, String(parent.child_count), "just now", ""];
+    const cells = [parent.code, grouped(parent.child_count), t("just now"), ""];
     cells.forEach((text, index) => {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -99,11 +105,11 @@ function start(root) {
 
   function pending(delta) {
     waiting += delta;
-    el.pending.textContent = waiting > 0 ? waiting + " sending..." : "";
+    el.pending.textContent = waiting > 0 ? t("%(count)s sending...", { count: waiting }) : "";
   }
 
   function onRetry(attempt, retries) {
-    say("error", "No answer from the server: trying again (" + attempt + " of " + retries + "). Keep the parent aside until it is saved.");
+    say("error", t("No answer from the server: trying again (%(attempt)s of %(retries)s). Keep the parent aside until it is saved.", { attempt, retries }));
   }
 
   async function loadParent(parentCode) {
@@ -116,51 +122,54 @@ function start(root) {
         addRow(body.parent);
         mine.push(body.parent.code);
         const full = body.dispatch.parents_loaded >= body.dispatch.expected_parents;
-        tell(full ? "complete" : "ok", body.parent.code + " loaded (" + body.parent.child_count + " bags)." + (full ? " All expected parents are on." : ""));
+        const values = { code: body.parent.code, count: grouped(body.parent.child_count) };
+        tell(full ? "complete" : "ok", full
+          ? t("%(code)s loaded (%(count)s bags). All expected parents are on.", values)
+          : t("%(code)s loaded (%(count)s bags).", values));
       } else {
-        tell("duplicate", body.parent.code + " is already on " + code + ".");
+        tell("duplicate", t("%(code)s is already on %(dispatch)s.", { code: body.parent.code, dispatch: code }));
       }
     } else if (error) {
       tell("error", error.message);
     } else if (unreachable(answer)) {
-      tell("error", parentCode + " was NOT saved: the server cannot be reached. Scan it again when the connection is back.");
+      tell("error", t("%(code)s was NOT saved: the server cannot be reached. Scan it again when the connection is back.", { code: parentCode }));
     } else if (answer.status === 401) {
-      tell("error", "You were logged out. Log in again, then scan " + parentCode + " again.");
+      tell("error", t("You were logged out. Log in again, then scan %(code)s again.", { code: parentCode }));
     } else {
-      tell("error", parentCode + " was not saved (error " + answer.status + "). Scan it again.");
+      tell("error", t("%(code)s was not saved (error %(status)s). Scan it again.", { code: parentCode, status: answer.status }));
     }
   }
 
   async function unloadLast() {
     const parentCode = mine.pop();
-    if (!parentCode) { tell("info", "You have loaded nothing from this page to undo."); return; }
+    if (!parentCode) { tell("info", t("You have loaded nothing from this page to undo.")); return; }
     const answer = await sender.post(path + "/unload", { code: parentCode }, { onRetry });
     const error = errorOf(answer);
     if (answer.status === 200) {
       showTotals(answer.body.dispatch);
       removeRow(parentCode);
-      tell("info", parentCode + " was taken off " + code + ".");
+      tell("info", t("%(code)s was taken off %(dispatch)s.", { code: parentCode, dispatch: code }));
     } else {
       mine.push(parentCode);
-      tell("error", error ? error.message : "The undo was not saved. Try again.");
+      tell("error", error ? error.message : t("The undo was not saved. Try again."));
     }
   }
 
   async function sendDispatch() {
-    if (!supervisor || !el.send) { tell("error", "Only a supervisor can dispatch. Ask one."); return; }
+    if (!supervisor || !el.send) { tell("error", t("Only a supervisor can dispatch. Ask one.")); return; }
     const reason = el.reason.value.trim();
     const answer = await sender.post(path + "/dispatch", reason ? { reason } : {}, { onRetry });
     const error = errorOf(answer);
     if (answer.status === 200) {
       showTotals(answer.body.dispatch);
-      tell("complete", code + " is dispatched and locked.");
+      tell("complete", t("%(dispatch)s is dispatched and locked.", { dispatch: code }));
       window.setTimeout(() => { window.location.reload(); }, 600);
     } else if (error && (error.code === "under_expected" || error.code === "reason_required")) {
       el.reason.classList.add("reason-needed");
       tell("error", error.message);
       el.reason.focus();
     } else {
-      tell("error", error ? error.message : "The dispatch was not saved. Try again.");
+      tell("error", error ? error.message : t("The dispatch was not saved. Try again."));
     }
   }
 
@@ -170,7 +179,7 @@ function start(root) {
     if (action === "cancel_prompt" && el.reason) {
       el.reason.classList.remove("reason-needed");
       el.reason.value = "";
-      say("info", "Scan the next parent.");
+      say("info", t("Scan the next parent."));
     }
     return Promise.resolve();
   }

@@ -197,11 +197,11 @@ function start(root) {
       return;
     }
     if (parent && item.parent === parent.code) { view.removeChild(item.code); }  // not in it
-    view.say("error", item.code + " was refused when it was sent: see \u201cNot saved\u201d.");
+    view.say("error", t("%(code)s was refused when it was sent: see \u201cNot saved\u201d.", { code: item.code }));
     await queue.addRefused({ scan_id: item.scan_id, code: item.code, parent: item.parent, user: item.user,
-                             reason: error ? error.message : "Refused (" + answer.status + ")", at: new Date().toISOString() });
+                             reason: error ? error.message : t("Refused (%(status)s)", { status: answer.status }), at: new Date().toISOString() });
     play("error");
-    view.logResult("error", item.code + " not saved: " + (error ? error.message : answer.status));
+    view.logResult("error", t("%(code)s not saved: %(reason)s", { code: item.code, reason: error ? error.message : answer.status }));
     await renderRefused();
   }
 
