@@ -9,8 +9,8 @@
  * feedback.js (tone, vibration, flash). */
 import { createSender, errorOf, unreachable } from "../station/sender.js";
 import { audioContext, createFeedback } from "../station/feedback.js";
+import { prependResult } from "../station/results.js";
 
-const MAX_RESULTS = 12;
 const MESSAGE_CLASS = { ok: "msg-ok", duplicate: "msg-warn", error: "msg-error", complete: "msg-complete", info: "msg-info" };
 const byId = (id) => document.getElementById(id);
 // Indian grouping (1,00,000) for Hindi, as the server writes it; Latin digits always.
@@ -58,15 +58,7 @@ function start(root) {
   }
 
   function logResult(kind, text) {
-    if (!el.results) { return; }
-    const item = document.createElement("li");
-    item.className = "list-group-item py-1 result-" + kind;
-    const time = document.createElement("span");
-    time.className = "text-secondary me-2 small";
-    time.textContent = window.tracetrackTime ? window.tracetrackTime.clock() : "";
-    item.append(time, document.createTextNode(text));
-    el.results.prepend(item);
-    while (el.results.children.length > MAX_RESULTS) { el.results.lastChild.remove(); }
+    if (el.results) { prependResult(el.results, kind, text); }
   }
 
   function tell(kind, text) {

@@ -2,8 +2,9 @@
  * parent, the last results, the "Finish it short?" question, the waiting and "Not saved"
  * lists. No decisions here: the station module says what to show. */
 
+import { prependResult } from "./results.js";
+
 const MESSAGE_CLASS = { ok: "msg-ok", duplicate: "msg-warn", error: "msg-error", complete: "msg-complete", info: "msg-info", idle: "msg-idle" };
-const MAX_RESULTS = 12;
 
 const byId = (id) => document.getElementById(id);
 
@@ -28,16 +29,7 @@ export function createView() {
     el.message.textContent = text;
   }
 
-  function logResult(kind, text) {
-    const item = document.createElement("li");
-    item.className = "list-group-item py-1 result-" + kind;
-    const time = document.createElement("span");
-    time.className = "text-secondary me-2 small";
-    time.textContent = window.tracetrackTime ? window.tracetrackTime.clock() : "";
-    item.append(time, document.createTextNode(text));
-    el.results.prepend(item);
-    while (el.results.children.length > MAX_RESULTS) { el.results.lastChild.remove(); }
-  }
+  const logResult = (kind, text) => prependResult(el.results, kind, text);
 
   function childItem(code, waiting) {
     const item = document.createElement("li");
