@@ -22,7 +22,7 @@ from app.extensions import db
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
 TABLES = ("daily_sends", "dispatch_items", "dispatches", "scan_events", "audit_events", "bags", "users",
-          "label_codes", "label_series", "label_counters", "api_tokens")
+          "label_codes", "label_series", "label_counters", "api_tokens", "user_sites")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
@@ -78,6 +78,8 @@ def database_url(database_template, tmp_path):
         engine = create_engine(database_template)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            # The migration's default site stays; the sites a test made go.
+            conn.execute(text("DELETE FROM sites WHERE code <> 'MAIN'"))
         engine.dispose()
     else:
         path = tmp_path / f"test-{next(_counter)}.db"

@@ -60,6 +60,8 @@ class User(AnswerModel):
     role: Literal["staff", "supervisor", "admin"]
     is_active: bool
     last_login_at: Time | None = None
+    sites: list[str] = Field(default_factory=list,
+                             description="The sites the user works in (codes); an admin's are all.")
 
 
 class Event(AnswerModel):
@@ -281,6 +283,10 @@ class UserList(AnswerModel):
     items: list[ListedUser]
 
 
+SITE_CODES = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 2,
+                                                         "maxLength": 16},
+              "description": "The sites the user works in (codes); at least one. A change "
+                             "ends the user's sessions."}
 USER_REFUSALS = {name: (f"invalid_{name}", None)
                  for name in ("username", "role", "password", "display_name", "is_active")}
 
@@ -295,6 +301,7 @@ class NewUser(RequestModel):
     role: Annotated[Any, WithJsonSchema({"enum": ["staff", "supervisor", "admin"]})] = None
     password: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 12})] = None
     display_name: Annotated[Any, optional({"type": "string"})] = None
+    sites: Annotated[Any, optional(SITE_CODES)] = None
 
 
 class UserChange(RequestModel):
@@ -303,6 +310,7 @@ class UserChange(RequestModel):
     is_active: Annotated[Any, optional({"type": "boolean"})] = None
     password: Annotated[Any, optional({"type": "string", "minLength": 12})] = None
     display_name: Annotated[Any, optional({"type": "string"})] = None
+    sites: Annotated[Any, optional(SITE_CODES)] = None
 
 
 # --- labels (DESIGN 8.3; the endpoint is on main: app/api/labels.py) ----------------------------
@@ -324,3 +332,49 @@ class LabelSeries(AnswerModel):
     codes: list[str] = Field(description="The reserved codes, in order.")
     pdf: str = Field(description="URL of the PDF sheet (layouts: a4-3x8, a4-4x10, single).")
     zpl: str = Field(description="URL of the ZPL for Zebra printers.")
+
+
+# --- sites (DESIGN 8.5, 8.7; issue 21) ----------------------------------------------------------
+
+
+SITE_CODE_SCHEMA = {"type": "string", "pattern": "^[A-Z0-9_-]{2,16}$",
+                    "description": "Capital letters, digits, - or _; fixed once made."}
+TIMEZONE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64,
+                   "description": "An IANA time zone name (Asia/Kolkata): the site's clock, "
+                                  "its dashboard's today and hours."}
+
+
+class Site(AnswerModel):
+    code: str
+    name: str
+    timezone: str
+
+
+class SiteList(AnswerModel):
+    items: list[Site]
+
+
+class NewSite(RequestModel):
+    """The sites service judges the values (422 invalid_input with field)."""
+
+    required = ("code", "name", "timezone")
+    code: Annotated[Any, WithJsonSchema(SITE_CODE_SCHEMA)] = None
+    name: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 1,
+                                         "maxLength": 120})] = None
+    timezone: Annotated[Any, WithJsonSchema(TIMEZONE_SCHEMA)] = None
+
+
+class SiteChange(RequestModel):
+    name: Annotated[Any, optional({"type": "string", "minLength": 1, "maxLength": 120})] = None
+    timezone: Annotated[Any, optional(TIMEZONE_SCHEMA)] = None
+
+
+class SiteSwitch(RequestModel):
+    required = ("site",)
+    site: Annotated[Any, WithJsonSchema({**SITE_CODE_SCHEMA,
+                                         "description": "A site the user works in."})] = None
+
+
+class SiteSwitchAnswer(AnswerModel):
+    result: Literal["switched"]
+    site: Site

@@ -51,6 +51,10 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.list_users": "users:admin",
     "api.create_user": "users:admin",
     "api.update_user": "users:admin",
+    "api.list_sites": "users:admin",
+    "api.create_site": "users:admin",
+    "api.update_site": "users:admin",
+    "api.switch_session_site": None,
 }
 
 

@@ -66,7 +66,9 @@ def _children_totals(dispatch_ids: list[int]) -> dict[int, int]:
         select(DispatchItem.dispatch_id, func.coalesce(func.sum(Bag.child_count), 0))
         .join(Bag, Bag.id == DispatchItem.parent_id)
         .where(DispatchItem.dispatch_id.in_(dispatch_ids), DispatchItem.state != ITEM_RETURNED)
-        .group_by(DispatchItem.dispatch_id)).all()
+        .group_by(DispatchItem.dispatch_id)
+        # A visible dispatch's contents, wherever its parents are now (a transfer's, issue 21).
+        .execution_options(all_sites=True)).all()
     return {dispatch_id: int(total) for dispatch_id, total in rows}
 
 
@@ -112,7 +114,7 @@ def parent_rows(dispatch: Dispatch, state: str | None = None) -> list[dict]:
         .join(Bag, Bag.id == DispatchItem.parent_id)
         .outerjoin(Loader, Loader.id == DispatchItem.loaded_by_id)
         .where(DispatchItem.dispatch_id == dispatch.id, DispatchItem.state == state)
-        .order_by(DispatchItem.id)).all()
+        .order_by(DispatchItem.id).execution_options(all_sites=True)).all()
     return [{"code": code, "child_count": count, "loaded_at": loaded_at, "loaded_by": loader,
              "returned_at": returned_at, "return_reason": reason}
             for code, count, loaded_at, loader, returned_at, reason in rows]
@@ -123,7 +125,8 @@ def events(dispatch: Dispatch) -> list[dict]:
     and return, with who and why."""
     rows = db.session.execute(
         select(ScanEvent, User.username).outerjoin(User, User.id == ScanEvent.user_id)
-        .where(ScanEvent.dispatch_id == dispatch.id).order_by(ScanEvent.id)).all()
+        .where(ScanEvent.dispatch_id == dispatch.id).order_by(ScanEvent.id)
+        .execution_options(all_sites=True)).all()  # both ends of a transfer (issue 21)
     return [{"at": event.made_at or event.created_at, "user": username,
              "action": event.action, "result": event.result, "outcome": event.outcome,
              "code": event.code, "reason": event.reason, "station": event.station}

@@ -25,10 +25,11 @@ from app.models.dispatch import (CANCELLED, DISPATCHED, ITEM_CANCELLED, ITEM_LOA
                                  ITEM_RETURNED, LOADING)
 from app.models.types import utcnow
 from app.rules import dispatch as rules
-from app.rules.bags import Refusal
+from app.rules.bags import Refusal, at_site
 from app.rules.codes import CodeError, normalise_code, printable
 from app.scanning import store
 from app.scanning.services import SCAN_ID_PATTERN, clean_station
+from app.site_scope import current_site_id
 
 # Event actions (DESIGN 8.2) by what the rule book answered.
 ACTIONS = {rules.LOAD: "dispatch_load", rules.ALREADY_LOADED: "dispatch_load",
@@ -81,7 +82,8 @@ def _parent_code(raw: object) -> str:
 def _locked_parent(code: str) -> tuple[Bag | None, str | None]:
     """The bag scanned (a parent locked and read fresh under its lock) and, for a child,
     its parent's code."""
-    bag, parent_code = store.bag_with_parent_code(code)
+    bag, parent_code = store.bag_with_parent_code(code, any_site=True)
+    at_site(code, store.state_of(bag), current_site_id())  # bag_at_other_site (issue 21)
     if bag is not None and bag.kind == "parent":
         bag = store.lock_parent(code)
     return bag, parent_code

@@ -321,6 +321,8 @@ def timeline(bag: Bag) -> list[dict]:
         .outerjoin(Dispatch, Dispatch.id == ScanEvent.dispatch_id)
         .where(condition)
         .order_by(made, ScanEvent.id)
+        # The bag is visible here: its whole history follows it from site to site (issue 21).
+        .execution_options(all_sites=True)
     ).all()
     events = [{
         "at": event.made_at or event.created_at, "user": username, "action": event.action,

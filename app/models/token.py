@@ -34,6 +34,8 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The sites it may work in (issue 21), space-separated codes; None: all its user's.
+    sites: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def scope_set(self) -> frozenset[str]:

@@ -232,6 +232,24 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/users/target/two-factor/reset", 409, form={"twofactor-submit": "y"},
         note="target has no second factor: refused, nothing changes"),
     ("/audit", "GET"): admin_page("/audit?action=user."),
+    ("/users/<username>/sites", "POST"): admin_page(
+        "/users/target/sites", 303, form={"sites-sites": "MAIN"}),
+    # --- sites (issue 21) ---------------------------------------------------------------------
+    ("/sites", "GET"): admin_page("/sites"),
+    ("/sites", "POST"): admin_page("/sites", 303, form={
+        "code": "PUNE", "name": "Pune depot", "timezone": "Asia/Kolkata"}),
+    ("/sites/<code>", "GET"): admin_page("/sites/MAIN"),
+    ("/sites/<code>", "POST"): admin_page("/sites/MAIN", 303, form={
+        "name": "Main warehouse", "timezone": "Asia/Kolkata"}),
+    ("/site", "GET"): everyone_page("/site"),
+    ("/site", "POST"): everyone_page("/site", 303, form={"site": "MAIN"}),
+    ("/api/v1/sites", "GET"): Route("/api/v1/sites", 401, 403, 403, 200),
+    ("/api/v1/sites", "POST"): Route("/api/v1/sites", 401, 403, 403, 201, json={
+        "code": "PUNE", "name": "Pune depot", "timezone": "Asia/Kolkata"}),
+    ("/api/v1/sites/<code>", "PATCH"): Route("/api/v1/sites/MAIN", 401, 403, 403, 200,
+                                             json={"timezone": "Asia/Kolkata"}),
+    ("/api/v1/session/site", "POST"): everyone_api("/api/v1/session/site", 200,
+                                                   json={"site": "MAIN"}),
     ("/api/v1/users", "GET"): Route("/api/v1/users", 401, 403, 403, 200),
     ("/api/v1/users", "POST"): Route("/api/v1/users", 401, 403, 403, 201, json={
         "username": "newbie", "role": "staff", "password": NEW_PASSWORD}),
