@@ -18,6 +18,7 @@ from flask import g, has_app_context
 # history, the site list itself). Used by name in the few places that need it.
 ALL_SITES = "all_sites"
 _KEY = "site_id"
+_ZONE = "site_timezone"
 
 
 def current_site_id() -> int | None:
@@ -26,11 +27,22 @@ def current_site_id() -> int | None:
     return g.get(_KEY)
 
 
-def set_current_site(site_id: int | None) -> None:
+def set_current_site(site_id: int | None, timezone: str | None = None) -> None:
+    g.pop(_ZONE, None)
     if site_id is None:
         g.pop(_KEY, None)
     else:
         setattr(g, _KEY, site_id)
+        if timezone:
+            setattr(g, _ZONE, timezone)
+
+
+def current_site_timezone() -> str | None:
+    """The current site's time zone as the session keeps it (times are shown in it when the
+    user has no zone of their own: app/i18n.py); None outside a site."""
+    if not has_app_context():
+        return None
+    return g.get(_ZONE)
 
 
 @contextmanager

@@ -94,6 +94,16 @@ def _forget_user() -> None:
     g.pop("_login_user", None)
 
 
+def _site_keeps_app_timezone(application) -> None:
+    """The tests written before sites set APP_TIMEZONE for "the warehouse's" clock: that is
+    now the default site's time zone (issue 21), which follows the app's setting here."""
+    with application.app_context():
+        db.session.execute(text("UPDATE sites SET timezone = :zone WHERE code = 'MAIN'"),
+                           {"zone": application.config["APP_TIMEZONE"]})
+        db.session.commit()
+        db.session.remove()
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app with config overrides (CSRF or rate limits on, a dead database...)."""
@@ -103,6 +113,7 @@ def make_app(database_url):
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
         application = create_app("testing", settings)
         application.before_request_funcs.setdefault(None, []).insert(0, _forget_user)
+        _site_keeps_app_timezone(application)
         apps.append(application)
         return application
 

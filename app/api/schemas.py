@@ -233,6 +233,15 @@ class DashboardStats(AnswerModel):
     generated_at: Time
 
 
+class SiteStats(AnswerModel):
+    site: dict[str, Any] = Field(description="The site: code, name, timezone.")
+    stats: DashboardStats = Field(description="Its figures, in its own time zone.")
+
+
+class SitesSideBySide(AnswerModel):
+    items: list[SiteStats]
+
+
 class Activity(AnswerModel):
     items: list[dict[str, Any]] | None = None
 

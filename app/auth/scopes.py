@@ -34,6 +34,7 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.delete_bag": "bags:write",
     "api.dashboard_stats": "dashboard:read",
     "api.dashboard_activity": "dashboard:read",
+    "api.dashboard_sites": "dashboard:read",
     "api.show_import": "import",
     "api.create_label_series": "bags:write",
     "api.create_dispatch": "dispatch",

@@ -119,8 +119,10 @@ def scan_parent(user: User, raw_code: object, *, station: object = None) -> Scan
             "capacity": store.code_rules().capacity, "created_at": utcnow(),
             "created_by_id": user.id}).returning(Bag))
         created = existing is not None
-        if not created:  # another station created it a moment ago
-            existing, _ = store.bag_with_parent_code(code)
+        if not created:  # another station created it a moment ago (maybe another site's)
+            existing, _ = store.bag_with_parent_code(code, any_site=True)
+            with refusing(action, code, bag=existing):
+                rules.at_site(code, store.state_of(existing), current_site_id())
     result = "parent_created" if created else "parent_opened"
     store.record(user, action, result, code, bag_id=existing.id, parent_id=existing.id,
                  parent_code=code, station=clean_station(station))

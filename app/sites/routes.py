@@ -31,7 +31,7 @@ def take_current_site():
         return None
     site_id = services.session_site_id()
     if site_id is not None:
-        set_current_site(site_id)
+        set_current_site(site_id, services.session_site_timezone())
     elif current_user.is_authenticated:
         services.start_session_site(current_user)
     return None

@@ -26,6 +26,7 @@ CODE = re.compile(SITE_CODE_PATTERN, re.ASCII)
 NAME_MAX = 120
 SITE_FIELDS = ("code", "name", "timezone")
 SESSION_KEY = "site_id"
+ZONE_KEY = "site_timezone"  # kept with the site: times are shown in it (app/i18n.py)
 SITE_CREATE, SITE_UPDATE, USER_SITES = "site.create", "site.update", "user.sites"
 
 
@@ -225,7 +226,8 @@ def start_session_site(user: User) -> Site | None:
 
 def enter_site(site: Site) -> None:
     session[SESSION_KEY] = site.id
-    set_current_site(site.id)
+    session[ZONE_KEY] = site.timezone
+    set_current_site(site.id, site.timezone)
 
 
 def switch_site(user: User, raw_code: object) -> Site:
@@ -241,6 +243,11 @@ def switch_site(user: User, raw_code: object) -> Site:
 def session_site_id() -> int | None:
     value = session.get(SESSION_KEY)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def session_site_timezone() -> str | None:
+    value = session.get(ZONE_KEY)
+    return value if isinstance(value, str) else None
 
 
 def current_site() -> Site | None:

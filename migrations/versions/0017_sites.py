@@ -7,8 +7,9 @@
   every existing row moves into the default site, and the column is required from here on.
   On PostgreSQL the column comes with a constant default, which PostgreSQL 11 and later
   store once in the catalog instead of writing every row (no table rewrite on a million
-  bags); the default is then dropped (the application always says the site), and the
-  foreign key is added NOT VALID and validated after (a plain scan, no long lock).
+  bags); the default stays, as on SQLite, for writers outside the application (a script's
+  INSERT lands in the default site; the application always says the site), and the foreign
+  key is added NOT VALID and validated after (a plain scan, no long lock).
 - The list and dashboard indexes lead with site_id: every list is one site's.
 - dispatches: a transfer's destination_site_id, status `received` and received_at; an
   item's received_at/by.
@@ -305,7 +306,6 @@ def upgrade():
         for table in OWNED:
             op.add_column(table, sa.Column('site_id', sa.Integer(), nullable=False,
                                            server_default=sa.text(str(int(site_id)))))
-            op.alter_column(table, 'site_id', server_default=None)
             op.execute(f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_site_id_sites "
                        f"FOREIGN KEY (site_id) REFERENCES sites (id) NOT VALID")
             op.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT fk_{table}_site_id_sites")

@@ -236,6 +236,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/users/target/sites", 303, form={"sites-sites": "MAIN"}),
     # --- sites (issue 21) ---------------------------------------------------------------------
     ("/sites", "GET"): admin_page("/sites"),
+    ("/dashboard/sites", "GET"): admin_page("/dashboard/sites"),
+    ("/api/v1/dashboard/sites", "GET"): Route("/api/v1/dashboard/sites", 401, 403, 403, 200),
     ("/sites", "POST"): admin_page("/sites", 303, form={
         "code": "PUNE", "name": "Pune depot", "timezone": "Asia/Kolkata"}),
     ("/sites/<code>", "GET"): admin_page("/sites/MAIN"),
