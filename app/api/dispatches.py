@@ -14,7 +14,7 @@ from app.ratelimits import scan_limit
 from app.unit_of_work import run
 
 NEW_FIELDS = ("code", "destination", "vehicle_number", "expected_parents", "driver",
-              "transporter", "reference")
+              "transporter", "reference", "destination_site")
 RESULT_STATUS = {"created": 201, "loaded": 201}
 
 
@@ -96,3 +96,13 @@ def return_dispatch_parent(code):
     body = json_body(("parent", "reason"))
     return _answer(run(services.return_parent, current_user, code, body.get("parent"),
                        body.get("reason")))
+
+
+@bp.post("/dispatches/<path:code>/receive")
+@role_required("supervisor")
+@scan_limit
+def receive_dispatch_parent(code):
+    """A transfer's parent received at its destination site (DESIGN 8.5, 8.7; issue 21)."""
+    body = json_body(("code", "station"))
+    return _answer(run(services.receive_parent, current_user, code, body.get("code"),
+                       station=station_field(body)))

@@ -46,6 +46,7 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.reopen_dispatch": "dispatch",
     "api.cancel_dispatch": "dispatch",
     "api.return_dispatch_parent": "dispatch",
+    "api.receive_dispatch_parent": "dispatch",
     "api.show_job": None,
     "api.show_session": None,
     "api.openapi_document": None,  # no login at all: the document holds no data

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+from flask_babel import lazy_gettext as _l
 
 CODE_INPUT = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 
@@ -73,3 +74,11 @@ class ReturnForm(FlaskForm):
                                                              "placeholder": "SB00001"})
     reason = _reason_field()
     submit = SubmitField("Take the return")
+
+
+class ReceiveForm(FlaskForm):
+    """A transfer's parent scanned as it comes off the truck (issue 21)."""
+
+    code = StringField(_l("Scan a parent as it comes off"),
+                       render_kw={**CODE_INPUT, "maxlength": 256, "autofocus": True})
+    submit = SubmitField(_l("Receive"))

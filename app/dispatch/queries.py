@@ -17,8 +17,9 @@ from sqlalchemy.orm import aliased
 from app import cursors
 from app.extensions import db
 from app.models import Bag, Dispatch, DispatchItem, ScanEvent, User
-from app.models.dispatch import (CANCELLED, DISPATCH_STATUSES, ITEM_CANCELLED, ITEM_LOADED,
-                                 ITEM_RETURNED)
+from app.models.dispatch import (CANCELLED, DISPATCH_STATUSES, DISPATCHED, ITEM_CANCELLED,
+                                 ITEM_LOADED, ITEM_RECEIVED, ITEM_RETURNED)
+from app.models.site import Site
 from app.rules import dispatch as rules
 from app.rules.bags import Refusal
 
@@ -54,9 +55,10 @@ def _kg(value: float) -> float | int:
     return int(value) if value == int(value) else value
 
 
-def _on_it(dispatch: Dispatch):
-    """The items that are its parents: live ones, or on a cancelled dispatch those it had."""
-    return ITEM_CANCELLED if dispatch.status == CANCELLED else ITEM_LOADED
+def _on_it(dispatch: Dispatch) -> tuple[str, ...]:
+    """The items that are its parents: live ones (and a transfer's received ones), or on a
+    cancelled dispatch those it had."""
+    return (ITEM_CANCELLED,) if dispatch.status == CANCELLED else (ITEM_LOADED, ITEM_RECEIVED)
 
 
 def _children_totals(dispatch_ids: list[int]) -> dict[int, int]:
@@ -92,7 +94,18 @@ def dispatch_dict(dispatch: Dispatch, *, children: int | None = None,
         "created_at": dispatch.created_at, "created_by": names.get(dispatch.created_by_id),
         "dispatched_at": dispatch.dispatched_at,
         "dispatched_by": names.get(dispatch.dispatched_by_id),
+        # Sites (issue 21): a transfer names its destination site; received when all are.
+        "site": _site_code(dispatch.site_id),
+        "destination_site": _site_code(dispatch.destination_site_id),
+        "received_at": dispatch.received_at,
     }
+
+
+def _site_code(site_id: int | None) -> str | None:
+    if site_id is None:
+        return None
+    site = db.session.get(Site, site_id)  # the identity map: one read per site and request
+    return site.code if site is not None else None
 
 
 def _usernames(ids) -> dict[int, str]:
@@ -106,14 +119,14 @@ def _usernames(ids) -> dict[int, str]:
 def parent_rows(dispatch: Dispatch, state: str | None = None) -> list[dict]:
     """Its parents in loading order, each with its child count, who loaded it and when (the
     manifest's lines); `state` ITEM_RETURNED gives the returned ones, with the reason."""
-    state = state or _on_it(dispatch)
+    states = (state,) if state else _on_it(dispatch)
     Loader = aliased(User, name="loader")
     rows = db.session.execute(
         select(Bag.code, Bag.child_count, DispatchItem.loaded_at, Loader.username,
                DispatchItem.returned_at, DispatchItem.return_reason)
         .join(Bag, Bag.id == DispatchItem.parent_id)
         .outerjoin(Loader, Loader.id == DispatchItem.loaded_by_id)
-        .where(DispatchItem.dispatch_id == dispatch.id, DispatchItem.state == state)
+        .where(DispatchItem.dispatch_id == dispatch.id, DispatchItem.state.in_(states))
         .order_by(DispatchItem.id).execution_options(all_sites=True)).all()
     return [{"code": code, "child_count": count, "loaded_at": loaded_at, "loaded_by": loader,
              "returned_at": returned_at, "return_reason": reason}
@@ -140,6 +153,10 @@ def read_dispatch(raw_code: object) -> dict:
     data = dispatch_dict(dispatch)
     data["parents"] = [row["code"] for row in parent_rows(dispatch)]
     data["returned"] = [row["code"] for row in parent_rows(dispatch, ITEM_RETURNED)]
+    if dispatch.destination_site_id is not None:  # a transfer: what arrived, what is missing
+        data["received"] = [row["code"] for row in parent_rows(dispatch, ITEM_RECEIVED)]
+        data["missing"] = ([row["code"] for row in parent_rows(dispatch, ITEM_LOADED)]
+                           if dispatch.status == DISPATCHED else [])
     data["events"] = events(dispatch)
     return data
 
@@ -175,8 +192,8 @@ def parse_filters(args) -> DispatchFilters:
     status = (args.get("status") or "").strip().lower()
     if status:
         if status not in DISPATCH_STATUSES:
-            raise _invalid_filter("status", "status must be loading, dispatched or cancelled; "
-                                            "leave it empty for all.")
+            raise _invalid_filter("status", "status must be loading, dispatched, cancelled or "
+                                            "received; leave it empty for all.")
         filters.status = kept["status"] = status
     q = (args.get("q") or "").strip()
     if q:

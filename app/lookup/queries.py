@@ -21,6 +21,7 @@ from app import cursors, timeparse
 from app.domain import DomainError, Text
 from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
+from app.models.dispatch import in_stock
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
                         Dispatch, DispatchItem, ScanEvent, User)
 from app.rules.bags import INTO_PARENT
@@ -154,6 +155,7 @@ def _list_select(filters: BagFilters):
                User.username.label("created_by"), Bag.linked_at)
         .outerjoin(parent, parent.id == Bag.parent_id)
         .outerjoin(User, User.id == Bag.created_by_id)
+        .where(in_stock(Bag))  # a transfer's parents in transit: in neither site's list
         .order_by(Bag.created_at.desc(), Bag.id.desc())
     )
     if filters.kind:

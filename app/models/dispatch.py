@@ -26,6 +26,7 @@ DISPATCH_STATUSES = (LOADING, DISPATCHED, CANCELLED, RECEIVED)
 # behind on a cancelled dispatch. Only 'loaded' holds the parent. A transfer's item also
 # says when its parent was received at the destination (received_at).
 ITEM_LOADED, ITEM_RETURNED, ITEM_CANCELLED = "loaded", "returned", "cancelled"
+ITEM_RECEIVED = "received"  # a transfer's parent that arrived at the destination (issue 21)
 LIVE_ITEM_SQL = "state = 'loaded'"
 MAX_EXPECTED_PARENTS = 500
 
@@ -83,7 +84,9 @@ class Dispatch(db.Model):
 class DispatchItem(db.Model):
     __tablename__ = "dispatch_items"
     __table_args__ = (
-        CheckConstraint("state IN ('loaded', 'returned', 'cancelled')", name="state"),
+        CheckConstraint("state IN ('loaded', 'returned', 'cancelled', 'received')", name="state"),
+        CheckConstraint("(state = 'received') = (received_at IS NOT NULL)",
+                        name="received_at_state"),
         CheckConstraint("(state = 'returned') = (returned_at IS NOT NULL)",
                         name="returned_at_state"),
         # A parent is on at most one live dispatch.
@@ -105,3 +108,16 @@ class DispatchItem(db.Model):
     return_reason: Mapped[str | None] = mapped_column(String(300))
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+def in_stock(bag_model):
+    """Bags that are in a site's stock: not a parent in transit on a transfer that has left
+    and is not received yet, nor one of its children (issue 21: in neither site's lists)."""
+    from sqlalchemy import and_, or_, select
+
+    in_transit = (select(DispatchItem.parent_id)
+                  .join(Dispatch, Dispatch.id == DispatchItem.dispatch_id)
+                  .where(DispatchItem.state == ITEM_LOADED, Dispatch.status == DISPATCHED,
+                         Dispatch.destination_site_id.is_not(None)))
+    return and_(bag_model.id.not_in(in_transit),
+                or_(bag_model.parent_id.is_(None), bag_model.parent_id.not_in(in_transit)))

@@ -76,12 +76,14 @@ def bag_with_parent_code(code: str, *, any_site: bool = False) -> tuple[Bag | No
     return (row[0], row[1]) if row else (None, None)
 
 
-def lock_parent(code: str | None) -> Bag | None:
-    """SELECT ... FOR UPDATE of a parent (ORM): every change of a parent's children holds it."""
+def lock_parent(code: str | None, *, any_site: bool = False) -> Bag | None:
+    """SELECT ... FOR UPDATE of a parent (ORM): every change of a parent's children holds it.
+    `any_site`: wherever it is (a transfer's parent, received at another site)."""
     if code is None:
         return None
     stmt = (select(Bag).where(Bag.code == code, Bag.kind == PARENT)
-            .with_for_update().execution_options(populate_existing=True))
+            .with_for_update()
+            .execution_options(populate_existing=True, **{ALL_SITES: any_site}))
     return db.session.scalar(stmt)
 
 

@@ -12,7 +12,8 @@
   key is added NOT VALID and validated after (a plain scan, no long lock).
 - The list and dashboard indexes lead with site_id: every list is one site's.
 - dispatches: a transfer's destination_site_id, status `received` and received_at; an
-  item's received_at/by.
+  item's state `received` (its parent arrived: no longer held by the dispatch, still one of
+  its parents) with received_at/by.
 - scan_counts gains site_id in its key and is recounted from the events, with scan_events
   locked against inserts as in 0006 and 0011; the trigger counts per site.
 - api_tokens.sites: the sites a token is limited to (space-separated codes; NULL: all of
@@ -95,6 +96,49 @@ OLD_DISPATCHED_AT = "(status = 'dispatched') = (dispatched_at IS NOT NULL)"
 NEW_DISPATCHED_AT = "(status IN ('dispatched', 'received')) = (dispatched_at IS NOT NULL)"
 RECEIVED_AT = "(status = 'received') = (received_at IS NOT NULL)"
 OTHER_SITE = "destination_site_id IS NULL OR destination_site_id <> site_id"
+OLD_ITEM_STATE = "state IN ('loaded', 'returned', 'cancelled')"
+NEW_ITEM_STATE = "state IN ('loaded', 'returned', 'cancelled', 'received')"
+ITEM_RECEIVED_AT = "(state = 'received') = (received_at IS NOT NULL)"
+
+
+# SQLite: one trigger for a counted item's change of state (0013 had two, one per side,
+# whose firing order SQLite does not promise): the old side is taken off before the new one is
+# added, so an item of a full dispatch that changes from one counted state to another
+# (loaded -> received) never counts twice, even for a moment.
+COUNTED = "state <> 'returned'"
+SQLITE_ONE_UPDATE_COUNT = [
+    "DROP TRIGGER IF EXISTS dispatch_items_count_update_old",
+    "DROP TRIGGER IF EXISTS dispatch_items_count_update_new",
+    f"""CREATE TRIGGER dispatch_items_count_update AFTER UPDATE OF state, dispatch_id
+        ON dispatch_items
+        BEGIN
+            UPDATE dispatches SET parents_loaded = parents_loaded - 1
+             WHERE id = OLD.dispatch_id AND OLD.{COUNTED};
+            UPDATE dispatches SET parents_loaded = parents_loaded + 1
+             WHERE id = NEW.dispatch_id AND NEW.{COUNTED};
+        END""",
+]
+SQLITE_TWO_UPDATE_COUNTS = [
+    "DROP TRIGGER IF EXISTS dispatch_items_count_update",
+    f"""CREATE TRIGGER dispatch_items_count_update_old AFTER UPDATE OF state, dispatch_id
+        ON dispatch_items WHEN OLD.{COUNTED}
+        BEGIN UPDATE dispatches SET parents_loaded = parents_loaded - 1 WHERE id = OLD.dispatch_id; END""",
+    f"""CREATE TRIGGER dispatch_items_count_update_new AFTER UPDATE OF state, dispatch_id
+        ON dispatch_items WHEN NEW.{COUNTED}
+        BEGIN UPDATE dispatches SET parents_loaded = parents_loaded + 1 WHERE id = NEW.dispatch_id; END""",
+]
+
+
+def _item_checks_up(batch) -> None:
+    batch.drop_constraint(op.f('ck_dispatch_items_state'), type_='check')
+    batch.create_check_constraint(op.f('ck_dispatch_items_state'), NEW_ITEM_STATE)
+    batch.create_check_constraint(op.f('ck_dispatch_items_received_at_state'), ITEM_RECEIVED_AT)
+
+
+def _item_checks_down(batch) -> None:
+    batch.drop_constraint(op.f('ck_dispatch_items_received_at_state'), type_='check')
+    batch.drop_constraint(op.f('ck_dispatch_items_state'), type_='check')
+    batch.create_check_constraint(op.f('ck_dispatch_items_state'), OLD_ITEM_STATE)
 
 
 def slot_sql(dialect: str, column: str) -> str:
@@ -340,6 +384,14 @@ def upgrade():
                     sqlite_where=sa.text('destination_site_id IS NOT NULL'))
     op.add_column('dispatch_items', sa.Column('received_at', sa.DateTime(timezone=True),
                                               nullable=True))
+    if dialect == 'postgresql':
+        with op.batch_alter_table('dispatch_items') as batch:
+            _item_checks_up(batch)
+    else:
+        with SqliteForeignKeysOff():
+            _sqlite_rebuild('dispatch_items', _item_checks_up)
+        for statement in SQLITE_ONE_UPDATE_COUNT:
+            op.execute(statement)
     op.add_column('api_tokens', sa.Column('sites', sa.String(length=200), nullable=True))
     _swap_indexes(up=True)
     for statement in no_update_trigger(dialect, FIXED + ", site_id"):
@@ -357,6 +409,16 @@ def downgrade():
     op.drop_index('ix_dispatches_destination_site_id', table_name='dispatches')
     # Transfers received become plain dispatched ones (the old statuses know no more).
     op.execute("UPDATE dispatches SET status = 'dispatched' WHERE status = 'received'")
+    op.execute("UPDATE dispatch_items SET state = 'loaded', received_at = NULL "
+               "WHERE state = 'received'")
+    if dialect == 'postgresql':
+        with op.batch_alter_table('dispatch_items') as batch:
+            _item_checks_down(batch)
+    else:
+        for statement in SQLITE_TWO_UPDATE_COUNTS:
+            op.execute(statement)
+        with SqliteForeignKeysOff():
+            _sqlite_rebuild('dispatch_items', _item_checks_down)
     op.drop_column('dispatch_items', 'received_at')
     if dialect == 'postgresql':
         op.drop_constraint(op.f('fk_dispatch_items_received_by_id_users'), 'dispatch_items',

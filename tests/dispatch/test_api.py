@@ -74,7 +74,7 @@ def test_create_answers_201_created_with_the_dispatch(boss_client):
         "code", "status", "destination", "vehicle_number", "driver", "transporter",
         "reference", "expected_parents", "parents_loaded", "children", "weight_kg",
         "expected_weight_kg", "short_reason", "created_at", "created_by", "dispatched_at",
-        "dispatched_by"}
+        "dispatched_by", "site", "destination_site", "received_at"}  # (sites: issue 21)
 
 
 def test_a_generated_code_looks_like_D000123_and_counts_up(boss_client):

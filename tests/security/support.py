@@ -169,6 +169,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/dispatches/<path:code>/returns", "POST"): supervisor_page(
         "/dispatches/D000002/returns", 302, form={"returns-parent": "SB00007",
                                                   "returns-reason": "torn sack"}),
+    # Transfers (issue 21): D000002 goes to no site, so it is not received anywhere.
+    ("/dispatches/<path:code>/receive", "GET"): supervisor_page("/dispatches/D000002/receive"),
+    ("/dispatches/<path:code>/receive", "POST"): supervisor_page(
+        "/dispatches/D000002/receive", 302, form={"receive-code": "SB00007"}),
+    ("/api/v1/dispatches/<path:code>/receive", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/receive", 409, json={"code": "SB00007"}),
     # --- dashboard ----------------------------------------------------------------------------
     ("/dashboard", "GET"): supervisor_page("/dashboard"),
     ("/api/v1/dashboard/stats", "GET"): supervisor_api("/api/v1/dashboard/stats"),
