@@ -32,7 +32,7 @@ STATUS = {
     "invalid_language": 422, "invalid_timezone": 422,
     # sites (section 8.5)
     "site_not_found": 404, "site_exists": 409, "bag_at_other_site": 409,
-    "not_at_origin": 409, "not_destination": 409,
+    "not_at_origin": 409, "not_destination": 409, "site_not_allowed": 403,
 }
 
 

@@ -77,8 +77,9 @@ def allowed_scopes(user: User) -> tuple[str, ...]:
 
 
 def create_token(user: User, name: str, scopes: list[str], days: int | None,
-                 password: str) -> tuple[ApiToken, str]:
-    """A new token and its full text, which is shown once and never again."""
+                 password: str, sites: list[str] | None = None) -> tuple[ApiToken, str]:
+    """A new token and its full text, which is shown once and never again. `sites`: the
+    site codes it is limited to (issue 21), among its user's; empty or None: all of them."""
     if not verify_password(user.password_hash, password or ""):
         raise DomainError("wrong_password", "The current password is not right. Type it again.",
                           422, field="password")
@@ -97,15 +98,23 @@ def create_token(user: User, name: str, scopes: list[str], days: int | None,
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
         raise DomainError("invalid_input", f"A token lasts 1 to {MAX_DAYS} days.", 422,
                           field="expires_in_days")
+    limited = sorted({code.strip().upper() for code in sites or () if code and code.strip()})
+    own = set(user.site_codes())
+    outside = [code for code in limited if code not in own]
+    if outside:
+        raise DomainError("invalid_input", f"You do not work in {', '.join(outside)[:60]}: a "
+                          "token may be limited only to your own sites.", 422, field="sites")
     prefix, secret = _random(10), _random(32)
     now = utcnow()
     token = ApiToken(user_id=user.id, name=name, scopes=" ".join(chosen), prefix=prefix,
+                     sites=" ".join(limited) or None,
                      secret_hash=hash_secret(secret), created_at=now,
                      expires_at=now + timedelta(days=days))
     db.session.add(token)
     db.session.flush()
     record_audit(user, "token.create", "api_token", f"{user.username}/{prefix}", None,
-                 {"name": name, "scopes": chosen, "expires_at": token.expires_at.isoformat()})
+                 {"name": name, "scopes": chosen, "expires_at": token.expires_at.isoformat(),
+                  "sites": limited or None})
     return token, f"tt_{prefix}_{secret}"
 
 

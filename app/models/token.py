@@ -41,6 +41,11 @@ class ApiToken(db.Model):
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
 
+    @property
+    def site_codes(self) -> list[str] | None:
+        """The sites it is limited to; None: every site its user works in."""
+        return sorted(self.sites.split()) if self.sites else None
+
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
 
@@ -52,4 +57,4 @@ class ApiToken(db.Model):
         return {"id": self.id, "name": self.name, "prefix": self.prefix,
                 "scopes": sorted(self.scope_set), "created_at": iso(self.created_at),
                 "expires_at": iso(self.expires_at), "last_used_at": iso(self.last_used_at),
-                "revoked_at": iso(self.revoked_at)}
+                "revoked_at": iso(self.revoked_at), "sites": self.site_codes}

@@ -252,3 +252,35 @@ def session_site_timezone() -> str | None:
 
 def current_site() -> Site | None:
     return site_by_id(current_site_id())
+
+
+# --- the site of an API token's request -----------------------------------------------------------
+
+SITE_HEADER = "X-Site"
+
+
+def token_site(token, user: User, asked: str | None) -> Site:
+    """The site a bearer request works in (issue 21): the one its X-Site header names, else
+    the user's default site, among the sites the token is limited to that its user works in
+    today (a user taken out of a site takes the token out with them). 403 site_not_allowed
+    otherwise."""
+    allowed = sites_of(user)
+    if token.sites:
+        limit = set(token.sites.split())
+        allowed = [site for site in allowed if site.code in limit]
+    if not allowed:
+        raise DomainError("site_not_allowed", Text(
+            "This token may work in none of its user's sites now. Make a new token."), 403)
+    if asked:
+        wanted = asked.strip().upper()
+        for site in allowed:
+            if site.code == wanted:
+                return site
+        raise DomainError("site_not_allowed", Text(
+            "This token may not work in the site %(code)s: it may work in %(allowed)s.",
+            code=wanted[:16], allowed=", ".join(site.code for site in allowed)), 403,
+            allowed=[site.code for site in allowed])
+    for site in allowed:
+        if site.code == current_app.config["DEFAULT_SITE_CODE"]:
+            return site
+    return allowed[0]

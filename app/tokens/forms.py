@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields import SelectChoice
@@ -39,12 +40,17 @@ class TokenForm(FlaskForm):
         "Your current password", validators=[InputRequired("Type your password."),
                                              Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"})
+    # Issue 21: the sites it may work in (none ticked: every site its user works in).
+    sites = CheckboxesField(_l("Sites it may work in (none ticked: all of yours)"), choices=[],
+                            validate_choice=False)
     submit = SubmitField("Make the token")
 
-    def offer(self, scopes: tuple[str, ...]) -> "TokenForm":
-        """Only the scopes the user's role allows today are offered (and accepted)."""
+    def offer(self, scopes: tuple[str, ...], sites: list[str] = ()) -> "TokenForm":
+        """Only the scopes the user's role allows today are offered (and accepted), and the
+        user's own sites."""
         self.scopes.choices = [SelectChoice(scope, f"{scope}: {SCOPE_LABELS.get(scope, scope)}")
                                for scope in scopes]
+        self.sites.choices = [SelectChoice(code, code) for code in sites]
         return self
 
 
