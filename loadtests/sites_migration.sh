@@ -12,7 +12,7 @@ set -euo pipefail
 : "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL database that may be emptied}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 python="$here/.venv/bin/python"
-before="${1:-$(git -C "$here" log --format=%H -n 1 -- migrations/versions/0017_sites.py)^}"
+before="${1:-$(git -C "$here" log --diff-filter=A --format=%H -n 1 -- migrations/versions/0017_sites.py)^}"
 old="$(mktemp -d)"
 trap 'rm -rf "$old"' EXIT
 git -C "$here" archive "$before" | tar -x -C "$old"
