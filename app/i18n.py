@@ -177,6 +177,7 @@ REFUSALS = {
     "under_capacity": N_("The parent is not full yet."),
     "scan_id_reused": N_("The scan's id was used for another bag."),
     "not_linked": N_("The bag is not in any parent."),
+    "bag_at_other_site": N_("The bag belongs to another site."),
     "nothing_to_undo": N_("Nothing to undo."),
     "corrected": N_("A supervisor changed this bag after the scan."),
     "not_your_scan": N_("Someone else scanned this bag."),

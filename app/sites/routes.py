@@ -75,7 +75,7 @@ def switch_site():
         site = services.switch_site(current_user, form.site.data)
     except DomainError as error:
         return error_response(error.status, error.code, translate(error.message))
-    flash(_("You now work in %(site)s.", site=f"{site.code} · {site.name}"), "info")
+    flash(_("You now work in %(site)s.", site=site.code + " · " + site.name), "info")
     return redirect(_next_url(), 303)
 
 
