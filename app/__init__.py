@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     from app.auth.sessions import init_login_manager
     from app.extensions import db, limiter, migrate
     from app.i18n import init_i18n
+    from app.models.scoping import init_scoping
     from app.models.sqlite import configure_sqlite
     from app.security import init_csrf
 
@@ -58,6 +59,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login_manager(app)
     configure_sqlite(app)
+    init_scoping()  # every read limited to the current site (issue 21)
     from app.assets import init_assets
 
     init_assets(app)
@@ -81,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from app.tokens.routes import bp as tokens_bp
     from app.dispatch_docs.routes import bp as dispatch_docs_bp
     from app.language.routes import bp as language_bp
+    from app.sites.routes import bp as sites_bp
 
     from app.display import register as register_display
 
@@ -99,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dispatch_bp)
     app.register_blueprint(dispatch_docs_bp)
     app.register_blueprint(language_bp)
+    app.register_blueprint(sites_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)
 

@@ -235,6 +235,9 @@ class BaseConfig:
 
         # The dashboard's "today" and hour buckets; stored times stay UTC.
         self.APP_TIMEZONE = env_timezone("APP_TIMEZONE", "UTC")
+        # Sites (issue 21): the site that existing data moved into, where users without a
+        # site are put and what the CLI and jobs without a site of their own work in.
+        self.DEFAULT_SITE_CODE = (env_str("DEFAULT_SITE_CODE", "MAIN") or "MAIN").upper()
         # The language of a visitor with no setting and no Accept-Language we speak (issue 23).
         self.DEFAULT_LANGUAGE = env_str("DEFAULT_LANGUAGE", "en").lower()
         if self.DEFAULT_LANGUAGE not in ("en", "hi"):

@@ -30,6 +30,9 @@ STATUS = {
     "invalid_password": 422, "invalid_role": 422, "invalid_username": 422, "no_changes": 422,
     "same_password": 422, "weak_password": 422, "wrong_password": 422,
     "invalid_language": 422, "invalid_timezone": 422,
+    # sites (section 8.5)
+    "site_not_found": 404, "site_exists": 409, "bag_at_other_site": 409,
+    "not_at_origin": 409, "not_destination": 409, "site_not_allowed": 403,
 }
 
 

@@ -27,6 +27,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app.domain import N_, Text
+from app.site_scope import current_site_timezone
 
 LANGUAGES = {"en": "English", "hi": "हिन्दी"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -107,9 +108,13 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    """The user's own zone, else the current site's (issue 21), else APP_TIMEZONE."""
     chosen = _user_setting("timezone")
     if chosen and is_timezone(chosen):
         return chosen
+    site_zone = current_site_timezone()
+    if site_zone and is_timezone(site_zone):
+        return site_zone
     return current_app.config["APP_TIMEZONE"]
 
 
@@ -172,6 +177,7 @@ REFUSALS = {
     "under_capacity": N_("The parent is not full yet."),
     "scan_id_reused": N_("The scan's id was used for another bag."),
     "not_linked": N_("The bag is not in any parent."),
+    "bag_at_other_site": N_("The bag belongs to another site."),
     "nothing_to_undo": N_("Nothing to undo."),
     "corrected": N_("A supervisor changed this bag after the scan."),
     "not_your_scan": N_("Someone else scanned this bag."),

@@ -22,7 +22,7 @@ from app.extensions import db
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_DATABASE_URL, log_in
 
 TABLES = ("daily_sends", "dispatch_items", "dispatches", "scan_events", "audit_events", "bags", "users",
-          "label_codes", "label_series", "label_counters", "api_tokens")
+          "label_codes", "label_series", "label_counters", "api_tokens", "user_sites")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pg_only: runs only on PostgreSQL")
@@ -78,6 +78,8 @@ def database_url(database_template, tmp_path):
         engine = create_engine(database_template)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            # The migration's default site stays; the sites a test made go.
+            conn.execute(text("DELETE FROM sites WHERE code <> 'MAIN'"))
         engine.dispose()
     else:
         path = tmp_path / f"test-{next(_counter)}.db"
@@ -92,6 +94,16 @@ def _forget_user() -> None:
     g.pop("_login_user", None)
 
 
+def _site_keeps_app_timezone(application) -> None:
+    """The tests written before sites set APP_TIMEZONE for "the warehouse's" clock: that is
+    now the default site's time zone (issue 21), which follows the app's setting here."""
+    with application.app_context():
+        db.session.execute(text("UPDATE sites SET timezone = :zone WHERE code = 'MAIN'"),
+                           {"zone": application.config["APP_TIMEZONE"]})
+        db.session.commit()
+        db.session.remove()
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app with config overrides (CSRF or rate limits on, a dead database...)."""
@@ -101,6 +113,7 @@ def make_app(database_url):
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
         application = create_app("testing", settings)
         application.before_request_funcs.setdefault(None, []).insert(0, _forget_user)
+        _site_keeps_app_timezone(application)
         apps.append(application)
         return application
 

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 from app.api import (bags, bearer, dashboard, dispatches, imports, jobs, labels,  # noqa: E402,F401
-                     openapi, scans, session, users)  # (they register their routes on bp)
+                     openapi, scans, session, sites, users)  # (they register their routes on bp)

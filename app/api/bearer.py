@@ -12,8 +12,10 @@ from flask import g, request
 from app.api import bp
 from app.auth import tokens
 from app.auth.scopes import SCOPE_BY_ENDPOINT
-from app.domain import Text
+from app.domain import DomainError, Text
 from app.errors import error_response
+from app.site_scope import set_current_site
+from app.sites import services as sites
 from app.ratelimits import token_request_wait
 
 
@@ -40,6 +42,11 @@ def authenticate_bearer():
                                                         "Wait %(seconds)s seconds, then try "
                                                         "again.", seconds=wait),
                               headers={"Retry-After": str(wait)}, retry_after=wait)
+    try:  # the site it works in (issue 21): never the cookie's, always the token's own
+        site = sites.token_site(token, user, request.headers.get(sites.SITE_HEADER))
+    except DomainError as error:
+        return error_response(error.status, error.code, error.message, **error.details)
+    set_current_site(site.id, site.timezone)
     g.api_token = token
     # Flask-Login's user for this request only: login_user() would write it to the session.
     g._login_user = user

@@ -28,7 +28,8 @@ from app.domain import STATUS, DomainError, Text
 
 # Refusals any operation may answer, whatever it declares (401/403 by the login, token and
 # role checks, 400 by the CSRF check on a cookie, 429 by the limits, 503 by the database).
-COMMON_ERRORS = ("unauthorized", "invalid_token", "insufficient_scope", "csrf_failed",
+COMMON_ERRORS = ("unauthorized", "invalid_token", "insufficient_scope", "site_not_allowed",
+                 "csrf_failed",
                  "rate_limited", "database_unavailable", "database_busy")
 BODY_ERRORS = ("invalid_json", "unknown_field")
 ERROR_STATUS = {**STATUS, "unauthorized": 401, "forbidden": 403, "csrf_failed": 400,

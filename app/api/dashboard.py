@@ -22,3 +22,13 @@ def dashboard_stats():
 def dashboard_activity():
     """The latest scan events of every kind: the dashboard's recent activity list."""
     return json_response(services.recent_activity())
+
+
+@bp.get("/dashboard/sites")
+@role_required("admin")
+@operation(role="admin", answers={200: s.SitesSideBySide}, errors=("forbidden",),
+           tags=("dashboard",))
+def dashboard_sites():
+    """Every site's figures side by side (issue 21), each in its own time zone: "today" is
+    each site's own day."""
+    return json_response({"items": services.sites_side_by_side()})

@@ -180,3 +180,24 @@ def return_dispatch_parent(code):
     """Take back a parent that came back after dispatch: it may go on another dispatch."""
     sent = body()
     return _answer(run(services.return_parent, current_user, code, sent.parent, sent.reason))
+
+
+@bp.post("/dispatches/<path:code>/receive")
+@role_required("supervisor")
+@scan_limit
+@operation(role="supervisor", body=s.ReceiveParent, answers={200: s.DispatchChange},
+           results=("received", "already_received"),
+           errors=("forbidden", *FOUND, "invalid_code", "invalid_station", "not_destination",
+                   "dispatch_not_dispatched", "parent_not_on_dispatch"),
+           tags=("dispatches", "sites"),
+           examples={"request": {"code": "SB00001", "station": "gate-1"},
+                     200: {"result": "received",
+                           "dispatch": {**DISPATCHED_EXAMPLE, "site": "MAIN",
+                                        "destination_site": "PUNE", "received_at": None},
+                           "parent": PARENT_EXAMPLE}})
+def receive_dispatch_parent(code):
+    """A transfer's parent received at its destination site (DESIGN 8.5, 8.7): it and its
+    children move to this site; the transfer is received with its last parent."""
+    sent = body()
+    return _answer(run(services.receive_parent, current_user, code, sent.code,
+                       station=sent.station))

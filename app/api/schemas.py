@@ -69,6 +69,8 @@ class User(AnswerModel):
         None, description="Pages and messages in this language; null: the browser's.")
     timezone: str | None = Field(
         None, description="IANA time zone for shown times; null: the site's.")
+    sites: list[str] = Field(default_factory=list,
+                             description="The sites the user works in (codes); an admin's are all.")
 
 
 class Event(AnswerModel):
@@ -262,6 +264,15 @@ class DashboardStats(AnswerModel):
     generated_at: Time
 
 
+class SiteStats(AnswerModel):
+    site: dict[str, Any] = Field(description="The site: code, name, timezone.")
+    stats: DashboardStats = Field(description="Its figures, in its own time zone.")
+
+
+class SitesSideBySide(AnswerModel):
+    items: list[SiteStats]
+
+
 class Activity(AnswerModel):
     items: list[dict[str, Any]] | None = None
 
@@ -312,9 +323,13 @@ class UserList(AnswerModel):
     items: list[ListedUser]
 
 
+SITE_CODES = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 2,
+                                                         "maxLength": 16},
+              "description": "The sites the user works in (codes); at least one. A change "
+                             "ends the user's sessions."}
 USER_REFUSALS = {name: (f"invalid_{name}", None)
                  for name in ("username", "role", "password", "display_name", "is_active",
-                              "language", "timezone")}
+                              "language", "timezone", "sites")}
 
 
 class NewUser(RequestModel):
@@ -329,6 +344,7 @@ class NewUser(RequestModel):
     display_name: Annotated[Any, optional({"type": "string"})] = None
     language: Annotated[Any, optional({"enum": ["en", "hi"]})] = None
     timezone: Annotated[Any, optional({"type": "string", "description": "IANA, e.g. Asia/Kolkata"})] = None
+    sites: Annotated[Any, optional(SITE_CODES)] = None
 
 
 class UserChange(RequestModel):
@@ -339,6 +355,7 @@ class UserChange(RequestModel):
     display_name: Annotated[Any, optional({"type": "string"})] = None
     language: Annotated[Any, optional({"enum": ["en", "hi"]})] = None
     timezone: Annotated[Any, optional({"type": "string", "description": "IANA, e.g. Asia/Kolkata"})] = None
+    sites: Annotated[Any, optional(SITE_CODES)] = None
 
 
 # --- labels (DESIGN 8.3; the endpoint is on main: app/api/labels.py) ----------------------------
@@ -371,7 +388,7 @@ def _text(limit: int, description: str) -> WithJsonSchema:
 
 class Dispatch(AnswerModel):
     code: str
-    status: Literal["loading", "dispatched", "cancelled"]
+    status: Literal["loading", "dispatched", "cancelled", "received"]
     destination: str
     vehicle_number: str
     driver: str | None
@@ -388,6 +405,11 @@ class Dispatch(AnswerModel):
     created_by: str | None
     dispatched_at: Time | None
     dispatched_by: str | None
+    site: str | None = Field(None, description="The site it leaves from (issue 21).")
+    destination_site: str | None = Field(
+        None, description="A transfer's destination site; null for a customer's truck.")
+    received_at: Time | None = Field(None, description="When a transfer's last parent was "
+                                                       "received at its destination.")
 
 
 class DispatchEvent(AnswerModel):
@@ -395,7 +417,7 @@ class DispatchEvent(AnswerModel):
 
     at: Time | None
     user: str | None
-    action: str = Field(description="dispatch_load, dispatch_unload, dispatched, "
+    action: str = Field(description="dispatch_load, dispatch_unload, dispatched, received, "
                                     "dispatch_reopened, dispatch_cancelled or returned")
     result: str = Field(description="What happened, or the refusal's code for a refused load.")
     outcome: Literal["accepted", "rejected"]
@@ -429,7 +451,7 @@ class DispatchChange(AnswerModel):
 
 class DispatchQuery(RequestModel):
     model_config = {"extra": "ignore"}  # a page's query string may carry more; these are read
-    status: str | None = Field(None, description="loading, dispatched or cancelled")
+    status: str | None = Field(None, description="loading, dispatched, cancelled or received")
     q: str | None = Field(None, description="The start of a code or vehicle number, a "
                                             "reference, or words of the destination.")
     limit: str | None = Field(None, description="Page size, 1 to 200 (default 50).")
@@ -455,6 +477,9 @@ class NewDispatch(RequestModel):
     driver: Annotated[Any, _text(120, "The driver's name.")] = None
     transporter: Annotated[Any, _text(120, "The transport company.")] = None
     reference: Annotated[Any, _text(64, "The LR or invoice number.")] = None
+    destination_site: Annotated[Any, optional({
+        "type": "string", "pattern": "^[A-Z0-9_-]{2,16}$",
+        "description": "Makes it a transfer to this site (issue 21)."})] = None
 
 
 class LoadParent(RequestModel):
@@ -466,6 +491,15 @@ class LoadParent(RequestModel):
 
 
 class UnloadParent(RequestModel):
+    refusals = {"station": STATION_REFUSAL}
+    required = ("code",)
+    code: Code = None
+    station: Station = None
+
+
+class ReceiveParent(RequestModel):
+    """A transfer's parent scanned at its destination site."""
+
     refusals = {"station": STATION_REFUSAL}
     required = ("code",)
     code: Code = None
@@ -488,3 +522,47 @@ class ReturnParent(RequestModel):
     required = ("parent", "reason")
     parent: Code = None
     reason: Reason = None
+# --- sites (DESIGN 8.5, 8.7; issue 21) ----------------------------------------------------------
+
+
+SITE_CODE_SCHEMA = {"type": "string", "pattern": "^[A-Z0-9_-]{2,16}$",
+                    "description": "Capital letters, digits, - or _; fixed once made."}
+TIMEZONE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64,
+                   "description": "An IANA time zone name (Asia/Kolkata): the site's clock, "
+                                  "its dashboard's today and hours."}
+
+
+class Site(AnswerModel):
+    code: str
+    name: str
+    timezone: str
+
+
+class SiteList(AnswerModel):
+    items: list[Site]
+
+
+class NewSite(RequestModel):
+    """The sites service judges the values (422 invalid_input with field)."""
+
+    required = ("code", "name", "timezone")
+    code: Annotated[Any, WithJsonSchema(SITE_CODE_SCHEMA)] = None
+    name: Annotated[Any, WithJsonSchema({"type": "string", "minLength": 1,
+                                         "maxLength": 120})] = None
+    timezone: Annotated[Any, WithJsonSchema(TIMEZONE_SCHEMA)] = None
+
+
+class SiteChange(RequestModel):
+    name: Annotated[Any, optional({"type": "string", "minLength": 1, "maxLength": 120})] = None
+    timezone: Annotated[Any, optional(TIMEZONE_SCHEMA)] = None
+
+
+class SiteSwitch(RequestModel):
+    required = ("site",)
+    site: Annotated[Any, WithJsonSchema({**SITE_CODE_SCHEMA,
+                                         "description": "A site the user works in."})] = None
+
+
+class SiteSwitchAnswer(AnswerModel):
+    result: Literal["switched"]
+    site: Site

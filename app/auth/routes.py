@@ -16,6 +16,7 @@ from app.extensions import db, limiter
 from app.observability import security_event
 from app.ratelimits import login_username_key
 from app.security import is_safe_redirect_url
+from app.sites import services as sites
 
 bp = Blueprint("auth", __name__)
 
@@ -93,12 +94,19 @@ def _complete_login(user, target: str, second_factor: str | None = None):
     session.pop("2fa_pending", None)
     login_user(user)
     rotate_csrf_token()
+    site = sites.start_session_site(user)
     if second_factor:
         session["2fa_user"] = user.id
     else:
         session.pop("2fa_user", None)
     security_event("login", username=user.username, **(
         {"second_factor": second_factor} if second_factor else {}))
+    if site is None:  # a user who works in no site (an admin took them out of every one)
+        logout_user()
+        flash(_("You work in no site. Ask an admin to add you to one."), "warning")
+        return redirect(url_for("auth.login"))
+    if len(sites.sites_of(user)) > 1:  # several sites: choose one on the next page
+        return redirect(url_for("sites.choose_site", next=target or _start_page()))
     return redirect(target or _start_page())
 
 

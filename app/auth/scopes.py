@@ -34,6 +34,7 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.delete_bag": "bags:write",
     "api.dashboard_stats": "dashboard:read",
     "api.dashboard_activity": "dashboard:read",
+    "api.dashboard_sites": "dashboard:read",
     "api.show_import": "import",
     "api.create_label_series": "bags:write",
     "api.create_dispatch": "dispatch",
@@ -45,12 +46,17 @@ SCOPE_BY_ENDPOINT: dict[str, str | None] = {
     "api.reopen_dispatch": "dispatch",
     "api.cancel_dispatch": "dispatch",
     "api.return_dispatch_parent": "dispatch",
+    "api.receive_dispatch_parent": "dispatch",
     "api.show_job": None,
     "api.show_session": None,
     "api.openapi_document": None,  # no login at all: the document holds no data
     "api.list_users": "users:admin",
     "api.create_user": "users:admin",
     "api.update_user": "users:admin",
+    "api.list_sites": "users:admin",
+    "api.create_site": "users:admin",
+    "api.update_site": "users:admin",
+    "api.switch_session_site": None,
 }
 
 

@@ -12,6 +12,7 @@ from app.domain import N_, DomainError, Text
 from app.extensions import db
 from app.models import ROLES, User
 from app.models.types import utcnow
+from app.sites import services as site_services
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -64,7 +65,9 @@ def validate_new_password(password: str, username: str) -> None:
         raise AccountError("weak_password", problem, field="password")
 
 
-def create_user(username: str, role: str, password: str, display_name: str = "") -> User:
+def create_user(username: str, role: str, password: str, display_name: str = "",
+                sites: list | None = None) -> User:
+    """A new user, in `sites` (app.models.Site rows), else in the current or default site."""
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
@@ -81,5 +84,6 @@ def create_user(username: str, role: str, password: str, display_name: str = "")
     validate_new_password(password, username)
     user = User(username=username, role=role, password_hash=hash_password(password),
                 display_name=(display_name or "").strip()[:120] or username)
+    site_services.join_sites(user, sites)
     db.session.add(user)
     return user

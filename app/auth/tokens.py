@@ -78,8 +78,9 @@ def allowed_scopes(user: User) -> tuple[str, ...]:
 
 
 def create_token(user: User, name: str, scopes: list[str], days: int | None,
-                 password: str) -> tuple[ApiToken, str]:
-    """A new token and its full text, which is shown once and never again."""
+                 password: str, sites: list[str] | None = None) -> tuple[ApiToken, str]:
+    """A new token and its full text, which is shown once and never again. `sites`: the
+    site codes it is limited to (issue 21), among its user's; empty or None: all of them."""
     if not verify_password(user.password_hash, password or ""):
         raise DomainError("wrong_password", Text("The current password is not right. Type it "
                                                  "again."), 422, field="password")
@@ -102,15 +103,24 @@ def create_token(user: User, name: str, scopes: list[str], days: int | None,
         raise DomainError("invalid_input", Text("A token lasts %(min)s to %(max)s days.",
                                                 min=1, max=MAX_DAYS), 422,
                           field="expires_in_days")
+    limited = sorted({code.strip().upper() for code in sites or () if code and code.strip()})
+    own = set(user.site_codes())
+    outside = [code for code in limited if code not in own]
+    if outside:
+        raise DomainError("invalid_input", Text(
+            "You do not work in %(sites)s: a token may be limited only to your own sites.",
+            sites=", ".join(outside)[:60]), 422, field="sites")
     prefix, secret = _random(10), _random(32)
     now = utcnow()
     token = ApiToken(user_id=user.id, name=name, scopes=" ".join(chosen), prefix=prefix,
+                     sites=" ".join(limited) or None,
                      secret_hash=hash_secret(secret), created_at=now,
                      expires_at=now + timedelta(days=days))
     db.session.add(token)
     db.session.flush()
     record_audit(user, "token.create", "api_token", f"{user.username}/{prefix}", None,
-                 {"name": name, "scopes": chosen, "expires_at": token.expires_at.isoformat()})
+                 {"name": name, "scopes": chosen, "expires_at": token.expires_at.isoformat(),
+                  "sites": limited or None})
     return token, f"tt_{prefix}_{secret}"
 
 

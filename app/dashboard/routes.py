@@ -25,3 +25,10 @@ def show_dashboard():
         activity_url=url_for("api.dashboard_activity"),
         bag_url_pattern=services.bag_url(CODE_PLACEHOLDER),
     )
+
+
+@bp.route("/dashboard/sites")
+@role_required("admin")
+def show_sites_side_by_side():
+    """An admin's overview: every site's figures at once, each in its own time zone."""
+    return render_template("dashboard/sites.html", items=services.sites_side_by_side())

@@ -18,7 +18,13 @@ Floor work only: an import writes the events a station would have written (stati
 'import:<job id>'); scan_counts leaves them out (migration 0010) and so do the exceptions, the
 activity and the last hour's edge. Imports are listed on their own ("Imports today").
 
-"Today" and the hour buckets are in APP_TIMEZONE; stored times stay UTC. All figures of one
+Per site (issue 21): every figure is the current site's, through `here()` (the site condition
+of app/models/scoping.py: these statements run on a Core connection, which the ORM's hook does
+not see); "today", the hour buckets and the times are in the site's time zone.
+`sites_side_by_side` gives an admin every site's figures at once.
+
+"Today" and the hour buckets are in the site's time zone (APP_TIMEZONE outside a site);
+stored times stay UTC. All figures of one
 answer come from one snapshot of the database (REPEATABLE READ on PostgreSQL), so that the
 counters, the chart and the table agree with each other.
 """
@@ -33,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import (BigInteger, Connection, cast, func, literal, literal_column, select, text,
-                        union_all)
+                        true, union_all)
 from sqlalchemy.orm import aliased
 
 from app.dispatch_docs.figures import dispatch_figures
@@ -47,7 +53,10 @@ from app.models.events import (FLOOR_WORK_SQL, LINKED_SCAN_SQL, REFUSED_SQL, SLO
                                ScanCount)
 from app.models.imports import Import
 from app.models.job import SUCCEEDED, Job
+from app.models.scoping import site_condition
+from app.models.site import Site
 from app.models.types import UTCDateTime, utcnow
+from app.site_scope import current_site_id, using_site
 
 HOURS = 24
 STALE_LIMIT = 50
@@ -95,9 +104,18 @@ class Windows:
         return moment.astimezone(self.tz).isoformat(timespec="seconds")
 
 
+def here(model):
+    """The current site's rows of `model` (true outside a site: the CLI, a test's service call)."""
+    site_id = current_site_id()
+    return true() if site_id is None else site_condition(model, site_id)
+
+
 def app_timezone() -> ZoneInfo:
-    """The viewer's zone (their setting, else APP_TIMEZONE): "today" and the hours are theirs."""
-    return user_zone()
+    """The site's zone (issue 21): its "today" and its hours, whoever looks; outside a site
+    the viewer's (their setting, else APP_TIMEZONE)."""
+    site_id = current_site_id()
+    site = db.session.get(Site, site_id) if site_id is not None else None
+    return ZoneInfo(site.timezone) if site is not None else user_zone()
 
 
 def windows(now: datetime, tz: ZoneInfo, stale_minutes: int) -> Windows:
@@ -161,9 +179,20 @@ def dashboard_stats(now: datetime | None = None) -> dict:
             "stale_parents": _stale_parents(conn, win),
             "exceptions": _exceptions(conn, win),
             "imports": _imports_today(conn, win),
-            "dispatches": dispatch_figures(conn, win.day_start, win.day_end, win.now, win.iso),
+            "dispatches": dispatch_figures(conn, win.day_start, win.day_end, win.now, win.iso,
+                                           here),
             "generated_at": win.iso(win.now),
+            "timezone": str(win.tz),
         }
+
+
+def sites_side_by_side(now: datetime | None = None) -> list[dict]:
+    """Every site's figures, each in its own time zone (an admin's overview)."""
+    items = []
+    for site in db.session.scalars(select(Site).order_by(Site.code)).all():
+        with using_site(site.id):
+            items.append({"site": site.to_dict(), "stats": dashboard_stats(now)})
+    return items
 
 
 def _bag_counts(conn: Connection) -> tuple[dict, dict]:
@@ -172,9 +201,9 @@ def _bag_counts(conn: Connection) -> tuple[dict, dict]:
     (ck_bags_kind_shape), and only children have that status: a count of the status index."""
     parents_by_status = (
         select(Bag.status, func.count(), func.coalesce(func.sum(Bag.child_count), 0))
-        .where(IS_PARENT).group_by(Bag.status))
+        .where(IS_PARENT, here(Bag)).group_by(Bag.status))
     unlinked = (select(_constant(UNLINKED), func.count(), literal_column("0"))
-                .select_from(Bag).where(Bag.status == _constant(UNLINKED)))
+                .select_from(Bag).where(here(Bag), Bag.status == _constant(UNLINKED)))
     rows = conn.execute(union_all(parents_by_status, unlinked)).all()
     by_status = {status: (int(count), int(children)) for status, count, children in rows}
     parents = {"open": by_status.get(OPEN, (0, 0))[0],
@@ -200,7 +229,8 @@ def _today_by_user(conn: Connection, win: Windows) -> dict[int, dict[str, int]]:
     slot boundaries in every zone)."""
     rows = conn.execute(
         select(ScanCount.user_id, ScanCount.kind, func.sum(ScanCount.count))
-        .where(ScanCount.slot_start >= win.day_start, ScanCount.slot_start < win.day_end)
+        .where(here(ScanCount), ScanCount.slot_start >= win.day_start,
+               ScanCount.slot_start < win.day_end)
         .group_by(ScanCount.user_id, ScanCount.kind)
     ).all()
     counts: dict[int, dict[str, int]] = {}
@@ -231,7 +261,8 @@ def _hourly(conn: Connection, win: Windows) -> list[dict]:
     the database (four slots to an hour; bucket edges fall on slot boundaries)."""
     bucket = _hour_bucket(conn, ScanCount.slot_start, win.window_start)
     inner = (select(bucket.label("bucket"), ScanCount.count)
-             .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= win.window_start,
+             .where(here(ScanCount), ScanCount.kind == LINKED_KIND,
+                    ScanCount.slot_start >= win.window_start,
                     ScanCount.slot_start < win.window_end)
              .subquery())
     rows = conn.execute(
@@ -263,10 +294,12 @@ def _linked_last_hour(conn: Connection, win: Windows) -> int:
     themselves before that boundary (at most 15 minutes of them), in one statement."""
     boundary = _slot_ceil(win.hour_ago)
     whole_slots = (select(func.coalesce(func.sum(ScanCount.count), 0))
-                   .where(ScanCount.kind == LINKED_KIND, ScanCount.slot_start >= boundary)
+                   .where(here(ScanCount), ScanCount.kind == LINKED_KIND,
+                          ScanCount.slot_start >= boundary)
                    .scalar_subquery())
     edge = (select(func.count()).select_from(ScanEvent)
-            .where(IS_LINKED_SCAN, IS_FLOOR_WORK, ScanEvent.made_at >= win.hour_ago,
+            .where(IS_LINKED_SCAN, IS_FLOOR_WORK, here(ScanEvent),
+                   ScanEvent.made_at >= win.hour_ago,
                    ScanEvent.made_at < boundary)
             .scalar_subquery())
     return int(conn.scalar(select(whole_slots + edge)))
@@ -281,7 +314,7 @@ def _stale_parents(conn: Connection, win: Windows) -> list[dict]:
     open_parents = (
         select(Bag.code, Bag.status, Bag.capacity, Bag.child_count, Bag.created_at,
                last_scan.label("last_scan_at"))
-        .where(IS_PARENT, Bag.status == _constant(OPEN))
+        .where(IS_PARENT, here(Bag), Bag.status == _constant(OPEN))
         .offset(0)  # a fence: PostgreSQL would otherwise repeat the subquery per use
         .subquery()
     )
@@ -303,7 +336,7 @@ def _exceptions(conn: Connection, win: Windows) -> list[dict]:
         select(ScanEvent.created_at, User.username, User.display_name, ScanEvent.code,
                ScanEvent.reason, ScanEvent.result)
         .join(User, User.id == ScanEvent.user_id)
-        .where(IS_REFUSAL, IS_FLOOR_WORK)
+        .where(IS_REFUSAL, IS_FLOOR_WORK, here(ScanEvent))
         .order_by(ScanEvent.created_at.desc()).limit(EXCEPTION_LIMIT)
     ).all()
     return [{"at": win.iso(row.created_at), "username": row.username,
@@ -320,7 +353,8 @@ def _imports_today(conn: Connection, win: Windows) -> list[dict]:
                User.username, User.display_name)
         .join(Job, Job.id == Import.import_job_id)
         .outerjoin(User, User.id == Import.created_by_id)
-        .where(Job.status == _constant(SUCCEEDED), Job.finished_at >= win.day_start,
+        .where(here(Import), Job.status == _constant(SUCCEEDED),
+               Job.finished_at >= win.day_start,
                Job.finished_at < win.day_end)
         .order_by(Job.finished_at.desc()).limit(ACTIVITY_LIMIT)
     ).all()
@@ -345,7 +379,7 @@ def recent_activity(now: datetime | None = None, limit: int = ACTIVITY_LIMIT) ->
                    parent.code.label("parent"), ScanEvent.reason)
             .join(User, User.id == ScanEvent.user_id)
             .outerjoin(parent, parent.id == ScanEvent.parent_id)
-            .where(IS_FLOOR_WORK)
+            .where(IS_FLOOR_WORK, here(ScanEvent))
             .order_by(ScanEvent.created_at.desc()).limit(limit)
         ).all()
     items = [{"at": win.iso(row.created_at), "username": row.username,
@@ -399,7 +433,7 @@ def scans_today_by(user_id: int, now: datetime | None = None) -> int:
     win = current_windows(now)
     return int(db.session.scalar(
         select(func.coalesce(func.sum(ScanCount.count), 0))
-        .where(ScanCount.kind == LINKED_KIND, ScanCount.user_id == user_id,
+        .where(here(ScanCount), ScanCount.kind == LINKED_KIND, ScanCount.user_id == user_id,
                ScanCount.slot_start >= win.day_start, ScanCount.slot_start < win.day_end)))
 
 

@@ -77,3 +77,11 @@ class ReturnForm(FlaskForm):
                                                                  "placeholder": "SB00001"})
     reason = _reason_field()
     submit = SubmitField(_l("Take the return"))
+
+
+class ReceiveForm(FlaskForm):
+    """A transfer's parent scanned as it comes off the truck (issue 21)."""
+
+    code = StringField(_l("Scan a parent as it comes off"),
+                       render_kw={**CODE_INPUT, "maxlength": 256, "autofocus": True})
+    submit = SubmitField(_l("Receive"))

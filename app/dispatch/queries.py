@@ -18,8 +18,9 @@ from app import cursors
 from app.domain import Text
 from app.extensions import db
 from app.models import Bag, Dispatch, DispatchItem, ScanEvent, User
-from app.models.dispatch import (CANCELLED, DISPATCH_STATUSES, ITEM_CANCELLED, ITEM_LOADED,
-                                 ITEM_RETURNED)
+from app.models.dispatch import (CANCELLED, DISPATCH_STATUSES, DISPATCHED, ITEM_CANCELLED,
+                                 ITEM_LOADED, ITEM_RECEIVED, ITEM_RETURNED)
+from app.models.site import Site
 from app.rules import dispatch as rules
 from app.rules.bags import Refusal
 
@@ -55,9 +56,10 @@ def _kg(value: float) -> float | int:
     return int(value) if value == int(value) else value
 
 
-def _on_it(dispatch: Dispatch):
-    """The items that are its parents: live ones, or on a cancelled dispatch those it had."""
-    return ITEM_CANCELLED if dispatch.status == CANCELLED else ITEM_LOADED
+def _on_it(dispatch: Dispatch) -> tuple[str, ...]:
+    """The items that are its parents: live ones (and a transfer's received ones), or on a
+    cancelled dispatch those it had."""
+    return (ITEM_CANCELLED,) if dispatch.status == CANCELLED else (ITEM_LOADED, ITEM_RECEIVED)
 
 
 def _children_totals(dispatch_ids: list[int]) -> dict[int, int]:
@@ -67,7 +69,9 @@ def _children_totals(dispatch_ids: list[int]) -> dict[int, int]:
         select(DispatchItem.dispatch_id, func.coalesce(func.sum(Bag.child_count), 0))
         .join(Bag, Bag.id == DispatchItem.parent_id)
         .where(DispatchItem.dispatch_id.in_(dispatch_ids), DispatchItem.state != ITEM_RETURNED)
-        .group_by(DispatchItem.dispatch_id)).all()
+        .group_by(DispatchItem.dispatch_id)
+        # A visible dispatch's contents, wherever its parents are now (a transfer's, issue 21).
+        .execution_options(all_sites=True)).all()
     return {dispatch_id: int(total) for dispatch_id, total in rows}
 
 
@@ -91,7 +95,18 @@ def dispatch_dict(dispatch: Dispatch, *, children: int | None = None,
         "created_at": dispatch.created_at, "created_by": names.get(dispatch.created_by_id),
         "dispatched_at": dispatch.dispatched_at,
         "dispatched_by": names.get(dispatch.dispatched_by_id),
+        # Sites (issue 21): a transfer names its destination site; received when all are.
+        "site": _site_code(dispatch.site_id),
+        "destination_site": _site_code(dispatch.destination_site_id),
+        "received_at": dispatch.received_at,
     }
+
+
+def _site_code(site_id: int | None) -> str | None:
+    if site_id is None:
+        return None
+    site = db.session.get(Site, site_id)  # the identity map: one read per site and request
+    return site.code if site is not None else None
 
 
 def _usernames(ids) -> dict[int, str]:
@@ -105,15 +120,15 @@ def _usernames(ids) -> dict[int, str]:
 def parent_rows(dispatch: Dispatch, state: str | None = None) -> list[dict]:
     """Its parents in loading order, each with its child count, who loaded it and when (the
     manifest's lines); `state` ITEM_RETURNED gives the returned ones, with the reason."""
-    state = state or _on_it(dispatch)
+    states = (state,) if state else _on_it(dispatch)
     Loader = aliased(User, name="loader")
     rows = db.session.execute(
         select(Bag.code, Bag.child_count, DispatchItem.loaded_at, Loader.username,
                DispatchItem.returned_at, DispatchItem.return_reason)
         .join(Bag, Bag.id == DispatchItem.parent_id)
         .outerjoin(Loader, Loader.id == DispatchItem.loaded_by_id)
-        .where(DispatchItem.dispatch_id == dispatch.id, DispatchItem.state == state)
-        .order_by(DispatchItem.id)).all()
+        .where(DispatchItem.dispatch_id == dispatch.id, DispatchItem.state.in_(states))
+        .order_by(DispatchItem.id).execution_options(all_sites=True)).all()
     return [{"code": code, "child_count": count, "loaded_at": loaded_at, "loaded_by": loader,
              "returned_at": returned_at, "return_reason": reason}
             for code, count, loaded_at, loader, returned_at, reason in rows]
@@ -124,7 +139,8 @@ def events(dispatch: Dispatch) -> list[dict]:
     and return, with who and why."""
     rows = db.session.execute(
         select(ScanEvent, User.username).outerjoin(User, User.id == ScanEvent.user_id)
-        .where(ScanEvent.dispatch_id == dispatch.id).order_by(ScanEvent.id)).all()
+        .where(ScanEvent.dispatch_id == dispatch.id).order_by(ScanEvent.id)
+        .execution_options(all_sites=True)).all()  # both ends of a transfer (issue 21)
     return [{"at": event.made_at or event.created_at, "user": username,
              "action": event.action, "result": event.result, "outcome": event.outcome,
              "code": event.code, "reason": event.reason, "station": event.station}
@@ -138,6 +154,10 @@ def read_dispatch(raw_code: object) -> dict:
     data = dispatch_dict(dispatch)
     data["parents"] = [row["code"] for row in parent_rows(dispatch)]
     data["returned"] = [row["code"] for row in parent_rows(dispatch, ITEM_RETURNED)]
+    if dispatch.destination_site_id is not None:  # a transfer: what arrived, what is missing
+        data["received"] = [row["code"] for row in parent_rows(dispatch, ITEM_RECEIVED)]
+        data["missing"] = ([row["code"] for row in parent_rows(dispatch, ITEM_LOADED)]
+                           if dispatch.status == DISPATCHED else [])
     data["events"] = events(dispatch)
     return data
 
@@ -173,8 +193,8 @@ def parse_filters(args) -> DispatchFilters:
     status = (args.get("status") or "").strip().lower()
     if status:
         if status not in DISPATCH_STATUSES:
-            raise _invalid_filter("status", Text("status must be loading, dispatched or "
-                                                 "cancelled; leave it empty for all."))
+            raise _invalid_filter("status", Text("status must be loading, dispatched, cancelled "
+                                                 "or received; leave it empty for all."))
         filters.status = kept["status"] = status
     q = (args.get("q") or "").strip()
     if q:

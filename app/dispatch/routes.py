@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from app.auth.decorators import role_required
 from app.dispatch import queries, services
 from app.dispatch.forms import (CancelForm, DispatchFilterForm, LoadForm, NewDispatchForm,
-                                ReopenForm, ReturnForm, SendForm, UnloadForm)
+                                ReceiveForm, ReopenForm, ReturnForm, SendForm, UnloadForm)
 from app.domain import N_, DomainError
 from app.extensions import db
 from app.i18n import translate
@@ -156,3 +156,37 @@ def cancel_dispatch(code):
 def return_parent(code):
     form = ReturnForm(prefix="returns")
     return _change(code, services.return_parent, form.parent.data, form.reason.data)
+
+
+# --- a transfer arriving: the receiving station (issue 21) ---------------------------------------
+
+@bp.get("/dispatches/<path:code>/receive")
+@role_required("supervisor")
+def show_receiving(code):
+    """Scan each parent as it comes off the truck; the missing ones are listed until all
+    are in."""
+    data = queries.read_dispatch(code)  # 404 dispatch_not_found: the error handler's page
+    return render_template("dispatch/receive.html", dispatch=data,
+                           form=ReceiveForm(prefix="receive"))
+
+
+@bp.post("/dispatches/<path:code>/receive")
+@role_required("supervisor")
+def receive_parent(code):
+    scanned = ReceiveForm(prefix="receive").code.data
+    try:
+        change = run(services.receive_parent, current_user, code, scanned)
+    except DomainError as exc:
+        if exc.code == "dispatch_not_found":
+            raise
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("dispatch.show_receiving", code=code))
+    flash(_(RECEIVED_MESSAGES[change.result], parent=change.parent.code,
+            dispatch=change.dispatch.code), "success")
+    return redirect(url_for("dispatch.show_receiving", code=change.dispatch.code))
+
+
+RECEIVED_MESSAGES = {
+    "received": N_("%(parent)s received from %(dispatch)s: it is in this site's stock now."),
+    "already_received": N_("%(parent)s was already received from %(dispatch)s."),
+}

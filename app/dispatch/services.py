@@ -15,29 +15,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select, update
 
 from app.dispatch import queries
 from app.domain import DomainError, Text
 from app.extensions import db
-from app.models import REJECTED, Bag, Dispatch, DispatchItem, ScanEvent, User
+from app.models import REJECTED, Bag, Dispatch, DispatchItem, ScanEvent, Site, User
 from app.models.dispatch import (CANCELLED, DISPATCHED, ITEM_CANCELLED, ITEM_LOADED,
-                                 ITEM_RETURNED, LOADING)
+                                 ITEM_RECEIVED, ITEM_RETURNED, LOADING, RECEIVED)
+from app.models.site import default_site_id
 from app.models.types import utcnow
 from app.rules import dispatch as rules
-from app.rules.bags import Refusal
+from app.rules.bags import Refusal, at_site
 from app.rules.codes import CodeError, normalise_code, printable
 from app.scanning import store
 from app.scanning.services import SCAN_ID_PATTERN, clean_station
+from app.site_scope import current_site_id
 
 # Event actions (DESIGN 8.2) by what the rule book answered.
 ACTIONS = {rules.LOAD: "dispatch_load", rules.ALREADY_LOADED: "dispatch_load",
            rules.REPLAYED: "dispatch_load", rules.UNLOAD: "dispatch_unload",
            rules.DISPATCH: "dispatched", rules.REOPEN: "dispatch_reopened",
-           rules.CANCEL: "dispatch_cancelled", rules.RETURN: "returned"}
+           rules.CANCEL: "dispatch_cancelled", rules.RETURN: "returned",
+           rules.RECEIVE: "received", rules.ALREADY_RECEIVED: "received"}
 RESULTS = {rules.LOAD: "loaded", rules.ALREADY_LOADED: "already_loaded",
            rules.REPLAYED: "replayed", rules.UNLOAD: "unloaded", rules.DISPATCH: "dispatched",
-           rules.REOPEN: "reopened", rules.CANCEL: "cancelled", rules.RETURN: "returned"}
+           rules.REOPEN: "reopened", rules.CANCEL: "cancelled", rules.RETURN: "returned",
+           rules.RECEIVE: "received", rules.ALREADY_RECEIVED: "already_received"}
 
 
 @dataclass
@@ -52,18 +56,27 @@ class DispatchChange:
 
 # --- reading and locking -----------------------------------------------------------------------
 
-def _lock_dispatch(raw_code: object) -> Dispatch:
+def _lock_dispatch(raw_code: object, *, receiving: bool = False) -> Dispatch:
+    """The dispatch, locked; seen at its site (and a transfer at its destination, where it
+    is only received: not_at_origin for anything else)."""
     code = queries.code_or_not_found(raw_code)
     found = db.session.scalar(select(Dispatch).where(Dispatch.code == code).with_for_update()
                               .execution_options(populate_existing=True))
     if found is None:
         raise rules.not_found(code)
+    if not receiving:
+        rules.at_origin(_state(found))
     return found
 
 
 def _state(dispatch: Dispatch) -> rules.DispatchState:
+    here = current_site_id()
     return rules.DispatchState(dispatch.code, dispatch.status, dispatch.expected_parents,
-                               _live_count(dispatch.id))
+                               _live_count(dispatch.id),
+                               transfer=dispatch.destination_site_id is not None,
+                               at_origin=here in (None, dispatch.site_id),
+                               at_destination=here is not None
+                               and here == dispatch.destination_site_id)
 
 
 def _live_count(dispatch_id: int) -> int:
@@ -82,7 +95,8 @@ def _parent_code(raw: object) -> str:
 def _locked_parent(code: str) -> tuple[Bag | None, str | None]:
     """The bag scanned (a parent locked and read fresh under its lock) and, for a child,
     its parent's code."""
-    bag, parent_code = store.bag_with_parent_code(code)
+    bag, parent_code = store.bag_with_parent_code(code, any_site=True)
+    at_site(code, store.state_of(bag), current_site_id())  # bag_at_other_site (issue 21)
     if bag is not None and bag.kind == "parent":
         bag = store.lock_parent(code)
     return bag, parent_code
@@ -115,11 +129,19 @@ def _refreshed(dispatch: Dispatch) -> Dispatch:
 
 def create_dispatch(user: User, body: dict) -> DispatchChange:
     fields = rules.new_dispatch(store.actor(user), body)
+    destination_site = None
+    if fields.destination_site is not None:
+        destination_site = db.session.scalar(select(Site).where(
+            Site.code == fields.destination_site))
+        here = current_site_id() or default_site_id()
+        rules.transfer_site(fields.destination_site, destination_site is not None,
+                            destination_site is not None and destination_site.id == here)
     values = {"destination": fields.destination, "vehicle_number": fields.vehicle_number,
               "expected_parents": fields.expected_parents, "driver": fields.driver,
               "transporter": fields.transporter, "reference": fields.reference,
               "parents_loaded": 0, "status": LOADING, "created_at": utcnow(),
-              "created_by_id": user.id}
+              "created_by_id": user.id,
+              "destination_site_id": destination_site.id if destination_site else None}
     for _attempt in range(5):
         code = fields.code or _next_code()
         new_id = db.session.scalar(_insert_unless_taken({**values, "code": code})
@@ -265,6 +287,45 @@ def return_parent(user: User, raw_dispatch: object, raw_code: object,
     item.state, item.returned_at = ITEM_RETURNED, utcnow()
     item.returned_by_id, item.return_reason = user.id, reason
     _record(user, decision, dispatch, parent=parent, reason=reason)
+    return DispatchChange(RESULTS[decision], _refreshed(dispatch), parent)
+
+
+# --- transfers (issue 21) --------------------------------------------------------------------------
+
+def receive_parent(user: User, raw_dispatch: object, raw_code: object, *,
+                   station: object = None) -> DispatchChange:
+    """A transfer's parent scanned as it comes off the truck at its destination: the parent
+    and its children move to this site (an event in both sites' timelines: the dispatch's
+    and the parent's); the transfer is received when the last of its parents is."""
+    dispatch = _lock_dispatch(raw_dispatch, receiving=True)
+    code = _parent_code(raw_code)
+    parent, parent_code = store.bag_with_parent_code(code, any_site=True)
+    if parent is not None and parent.kind == "parent":
+        parent = store.lock_parent(code, any_site=True)  # still at the site it left
+    item = None
+    if parent is not None:
+        item = db.session.scalar(select(DispatchItem).where(
+            DispatchItem.dispatch_id == dispatch.id, DispatchItem.parent_id == parent.id,
+            DispatchItem.state.in_((ITEM_LOADED, ITEM_RECEIVED))).with_for_update())
+    decision = rules.receive(store.actor(user), _state(dispatch), code,
+                             store.state_of(parent, parent_code),
+                             item.state if item is not None else None)
+    station = clean_station(station)
+    if decision == rules.RECEIVE:
+        now = utcnow()
+        item.state, item.received_at, item.received_by_id = ITEM_RECEIVED, now, user.id
+        db.session.execute(
+            update(Bag).where(or_(Bag.id == parent.id, Bag.parent_id == parent.id))
+            .values(site_id=dispatch.destination_site_id)
+            .execution_options(synchronize_session=False, all_sites=True))
+        parent.site_id = dispatch.destination_site_id
+        db.session.flush()
+        if not db.session.scalar(select(func.count()).select_from(DispatchItem).where(
+                DispatchItem.dispatch_id == dispatch.id, DispatchItem.state == ITEM_LOADED)):
+            dispatch.status, dispatch.received_at = RECEIVED, now
+    store.record(user, ACTIONS[decision], RESULTS[decision], parent.code, bag_id=parent.id,
+                 parent_id=parent.id, parent_code=parent.code, station=station,
+                 dispatch_id=dispatch.id, site_id=dispatch.destination_site_id)
     return DispatchChange(RESULTS[decision], _refreshed(dispatch), parent)
 
 

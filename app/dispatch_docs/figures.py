@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, true
 
 from app.models import Bag, Dispatch, DispatchItem
 from app.models.dispatch import DISPATCHED, ITEM_LOADED, LOADING
@@ -17,26 +17,28 @@ STALE_LIMIT = 20
 
 
 def dispatch_figures(conn: Connection, day_start: datetime, day_end: datetime, now: datetime,
-                     iso) -> dict:
-    """`iso` writes a time as the rest of the dashboard answer does."""
+                     iso, here=None) -> dict:
+    """`iso` writes a time as the rest of the dashboard answer does; `here(model)` limits a
+    statement to the current site (issue 21; app/dashboard/services.py)."""
+    site = here(Dispatch) if here is not None else true()
     stale_hours = current_app.config["STALE_DISPATCH_HOURS"]
     out_today = (Dispatch.status == DISPATCHED) & (Dispatch.dispatched_at >= day_start) & (
         Dispatch.dispatched_at < day_end)
     loading = conn.scalar(select(func.count()).select_from(Dispatch)
-                          .where(Dispatch.status == LOADING))
+                          .where(site, Dispatch.status == LOADING))
     dispatched, parents = conn.execute(
         select(func.count(), func.coalesce(func.sum(Dispatch.parents_loaded), 0))
-        .where(out_today)).one()
+        .where(site, out_today)).one()
     bags = conn.scalar(
         select(func.coalesce(func.sum(Bag.child_count), 0))
         .select_from(DispatchItem)
         .join(Dispatch, Dispatch.id == DispatchItem.dispatch_id)
         .join(Bag, Bag.id == DispatchItem.parent_id)
-        .where(out_today, DispatchItem.state == ITEM_LOADED))
+        .where(site, out_today, DispatchItem.state == ITEM_LOADED))
     stale = conn.execute(
         select(Dispatch.code, Dispatch.destination, Dispatch.vehicle_number,
                Dispatch.parents_loaded, Dispatch.expected_parents, Dispatch.created_at)
-        .where(Dispatch.status == LOADING,
+        .where(site, Dispatch.status == LOADING,
                Dispatch.created_at < now - timedelta(hours=stale_hours))
         .order_by(Dispatch.created_at, Dispatch.id).limit(STALE_LIMIT)).all()
     return {

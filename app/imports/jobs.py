@@ -44,6 +44,7 @@ from sqlalchemy.orm import aliased
 
 from app.jobs import queue
 from app.imports.report import COUNT_KEYS, FIRST_ERRORS, report_cell, summary_message
+from app.site_scope import current_site_id
 from app.imports.scratch import BagState, DryRunMemory, slices, spooled_content
 from app.imports.upload import JOB_KIND, earlier_import, upload_gone_message
 from app.imports.writes import BAGS, ChunkWriter, LostRace, insert_ignoring_conflict
@@ -279,9 +280,9 @@ class ImportRun:
         match the parent pattern (locked by being ours). Returns the codes inserted."""
         existing: set[str] = set()
         for piece in slices(parents, self.slice):
-            existing.update(db.session.scalars(
+            existing.update(db.session.scalars(  # every site's: a code is one bag anywhere
                 select(Bag.code).where(self._code_in(Bag.code, piece))
-                .order_by(Bag.id).with_for_update()))
+                .order_by(Bag.id).with_for_update().execution_options(all_sites=True)))
         missing = [code for code in parents
                    if code not in existing and self.code_rules.is_parent_code(code)]
         created: set[str] = set()
@@ -306,19 +307,22 @@ class ImportRun:
         parent = aliased(Bag)
         states: dict[str, BagState] = {}
         for piece in slices(codes, self.slice):
-            rows = db.session.execute(
+            rows = db.session.execute(  # every site's: another's is refused (issue 21)
                 select(Bag.id, Bag.code, Bag.kind, Bag.status, Bag.capacity, Bag.child_count,
-                       parent.code)
+                       parent.code, Bag.site_id)
                 .outerjoin(parent, Bag.parent_id == parent.id)
-                .where(self._code_in(Bag.code, piece))).all()
-            for bag_id, code, kind, status, capacity, count, parent_code in rows:
-                states[code] = BagState(bag_id, code, kind, status, parent_code, capacity, count)
+                .where(self._code_in(Bag.code, piece))
+                .execution_options(all_sites=True)).all()
+            for bag_id, code, kind, status, capacity, count, parent_code, site in rows:
+                states[code] = BagState(bag_id, code, kind, status, parent_code, capacity, count,
+                                        site=site)
         return states
 
     # -- the rules: the rule book's, row by row, as a station would scan them --------------
     def _decide_parent(self, work: ChunkWork, op: Op, code: str, states) -> None:
         state = states.get(code)
         try:
+            rules.at_site(code, state, current_site_id())
             decision = rules.parent_scan(code, None if state is None or state.new else state,
                                          self.code_rules)
         except rules.Refusal as refusal:
@@ -346,6 +350,7 @@ class ImportRun:
         parent = states.get(parent_code)
         child = states.get(code)
         try:
+            rules.at_site(parent_code, parent, current_site_id())
             rules.parent_for_child_scan(parent_code, parent, self.code_rules)
         except rules.Refusal as refusal:
             self._reject(work, op, code, None, states, refusal)
@@ -358,6 +363,7 @@ class ImportRun:
             self._reject(work, op, code, parent_code, states, refusal)
             return
         try:
+            rules.at_site(code, child, current_site_id())
             decision = rules.link_child(parent, code, child)
         except rules.Refusal as refusal:
             self._reject(work, op, code, parent_code, states, refusal,

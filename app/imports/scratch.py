@@ -28,8 +28,8 @@ class BagState(rules.BagState):
 
     def __init__(self, bag_id: int | None, code: str, kind: str, status: str,
                  parent: str | None = None, capacity: int | None = None,
-                 count: int | None = None, new: bool = False):
-        super().__init__(code, kind, status, parent, capacity, count)
+                 count: int | None = None, new: bool = False, site: int | None = None):
+        super().__init__(code, kind, status, parent, capacity, count, site=site)
         self.id = bag_id
         self.new = new
 

@@ -12,7 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import (CHILD, COMPLETE, LINKED, Bag, ScanEvent)
+from app.models.site import default_site_id
 from app.models.types import utcnow
+from app.site_scope import current_site_id
 
 
 
@@ -82,14 +84,14 @@ class ChunkWriter:
         if self.postgres:  # the whole chunk in one statement, its columns as arrays
             return db.session.execute(text(
                 "INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at,"
-                " created_by_id)"
-                " SELECT code, 'child', 'linked', parent_id, :now, :now, :user_id"
+                " created_by_id, site_id)"
+                " SELECT code, 'child', 'linked', parent_id, :now, :now, :user_id, :site_id"
                 " FROM unnest(CAST(:codes AS text[]), CAST(:parents AS integer[]))"
                 "  AS rows (code, parent_id)"
                 " ON CONFLICT (code) DO NOTHING RETURNING code, id"),
                 {"codes": [code for code, _ in children],
                  "parents": [ids[parent] for _, parent in children],
-                 "now": now, "user_id": self.user_id}).all()
+                 "now": now, "user_id": self.user_id, "site_id": _site_id()}).all()
         rows = []
         for piece in slices(children):
             rows.extend(db.session.execute(
@@ -104,16 +106,16 @@ class ChunkWriter:
         if self.postgres:  # the whole chunk in one statement, its columns as arrays
             db.session.execute(text(
                 "INSERT INTO scan_events (created_at, made_at, user_id, action, outcome, result,"
-                " code, bag_id, parent_id, parent_code, reason, station)"
+                " code, bag_id, parent_id, parent_code, reason, station, site_id)"
                 " SELECT created_at, created_at, :user_id, action, outcome, result, code, bag_id,"
-                "  parent_id, parent_code, reason, :station"
+                "  parent_id, parent_code, reason, :station, :site_id"
                 " FROM unnest(CAST(:created_at AS timestamptz[]), CAST(:action AS text[]),"
                 "  CAST(:outcome AS text[]), CAST(:result AS text[]), CAST(:code AS text[]),"
                 "  CAST(:bag_id AS integer[]), CAST(:parent_id AS integer[]),"
                 "  CAST(:parent_code AS text[]), CAST(:reason AS text[]))"
                 " AS rows (created_at, action, outcome, result, code, bag_id, parent_id,"
                 "  parent_code, reason)"),
-                {"user_id": self.user_id, "station": self.station,
+                {"user_id": self.user_id, "station": self.station, "site_id": _site_id(),
                  **{name: [row[name] for row in rows]
                     for name in ("created_at", "action", "outcome", "result", "code",
                                  "bag_id", "parent_id", "parent_code", "reason")}})
@@ -130,3 +132,8 @@ def insert_ignoring_conflict():
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(BAGS).on_conflict_do_nothing(index_elements=["code"])
+
+
+def _site_id() -> int:
+    """The site the import writes into (its job's, issue 21; the default site outside one)."""
+    return current_site_id() or default_site_id()

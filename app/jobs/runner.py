@@ -21,6 +21,7 @@ import traceback
 from flask import Flask, current_app
 from sqlalchemy import func, select, text, update
 
+from app.site_scope import using_site
 from app.extensions import db
 from app.jobs.queue import CHORES, HANDLERS, JobContext, JobError, recover_stale_jobs
 from app.models import Job
@@ -176,7 +177,8 @@ class JobRunner:
                 handler = HANDLERS.get(context.kind)
                 if handler is None:
                     raise JobError(f"This server does not know jobs of kind {context.kind!r}.")
-                return SUCCEEDED, handler(context), None, context.kind
+                with using_site(job.site_id):  # the job works in its own site (issue 21)
+                    return SUCCEEDED, handler(context), None, context.kind
             except JobError as exc:
                 return FAILED, None, str(exc), kind
             except Exception as exc:  # noqa: BLE001 - a job's bug must not kill the runner

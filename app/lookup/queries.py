@@ -21,6 +21,7 @@ from app import cursors, timeparse
 from app.domain import DomainError, Text
 from app.dispatch.queries import dispatch_of_bag
 from app.extensions import db
+from app.models.dispatch import in_stock
 from app.models import (ACCEPTED, CHILD, COMPLETE, LINKED, OPEN, PARENT, UNLINKED, Bag,
                         Dispatch, DispatchItem, ScanEvent, User)
 from app.rules.bags import INTO_PARENT
@@ -154,6 +155,7 @@ def _list_select(filters: BagFilters):
                User.username.label("created_by"), Bag.linked_at)
         .outerjoin(parent, parent.id == Bag.parent_id)
         .outerjoin(User, User.id == Bag.created_by_id)
+        .where(in_stock(Bag))  # a transfer's parents in transit: in neither site's list
         .order_by(Bag.created_at.desc(), Bag.id.desc())
     )
     if filters.kind:
@@ -321,6 +323,8 @@ def timeline(bag: Bag) -> list[dict]:
         .outerjoin(Dispatch, Dispatch.id == ScanEvent.dispatch_id)
         .where(condition)
         .order_by(made, ScanEvent.id)
+        # The bag is visible here: its whole history follows it from site to site (issue 21).
+        .execution_options(all_sites=True)
     ).all()
     events = [{
         "at": event.made_at or event.created_at, "user": username, "action": event.action,

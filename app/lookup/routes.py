@@ -149,9 +149,9 @@ def _correct(action: str, code: str, service, *extra_fields: str):
     try:
         outcome = run(service, current_user, code, *args, form.reason.data)
     except DomainError as exc:
+        if exc.code == "bag_not_found":  # unknown here (or another site's): 404, as the API
+            return _not_found(code if isinstance(code, str) else "", translate(exc.message))
         flash(translate(exc.message), "danger")
-        if exc.code == "bag_not_found":
-            return redirect(url_for("lookup.list_bags"))
         return redirect(url_for("lookup.show_bag", code=code))
     parent = outcome.parent
     flash(_(SUCCESS[outcome.result],

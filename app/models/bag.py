@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.site import site_column
 from app.models.types import UTCDateTime, utcnow
 
 PARENT = "parent"
@@ -36,15 +37,17 @@ class Bag(db.Model):
         ),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index("ix_bags_parent_id_linked_at", "parent_id", "linked_at"),
-        # Newest-first browsing with keyset pagination on (created_at, id), alone and under
-        # each filter (see docs/PERFORMANCE.md).
-        Index("ix_bags_created_at_id", "created_at", "id"),
-        Index("ix_bags_kind_created_at_id", "kind", "created_at", "id"),
-        Index("ix_bags_status_created_at_id", "status", "created_at", "id"),
-        Index("ix_bags_created_by_id_created_at_id", "created_by_id", "created_at", "id"),
-        # Dashboard: parents by status and the sum of their child_count (= linked children)
-        # from an index-only scan of the parents alone (see docs/PERFORMANCE.md).
-        Index("ix_bags_parent_status_child_count", "status", "child_count",
+        # Newest-first browsing of one site's bags with keyset pagination on (created_at,
+        # id), alone and under each filter (see docs/PERFORMANCE.md; issue 21 put the site
+        # first: every list is one site's).
+        Index("ix_bags_site_created_at_id", "site_id", "created_at", "id"),
+        Index("ix_bags_site_kind_created_at_id", "site_id", "kind", "created_at", "id"),
+        Index("ix_bags_site_status_created_at_id", "site_id", "status", "created_at", "id"),
+        Index("ix_bags_site_created_by_created_at_id", "site_id", "created_by_id",
+              "created_at", "id"),
+        # Dashboard: a site's parents by status and the sum of their child_count (= linked
+        # children) from an index-only scan of the parents alone (see docs/PERFORMANCE.md).
+        Index("ix_bags_site_parent_status_child_count", "site_id", "status", "child_count",
               postgresql_where=text(PARENT_ONLY_SQL), sqlite_where=text(PARENT_ONLY_SQL)),
     )
 
@@ -61,6 +64,8 @@ class Bag(db.Model):
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The site that holds it (issue 21); a parent and its children are always at one site.
+    site_id: Mapped[int] = site_column()
 
     @property
     def is_parent(self) -> bool:

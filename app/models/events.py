@@ -7,6 +7,7 @@ from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.site import site_column
 from app.models.types import BigIntPK, ClientDateTime, UTCDateTime, utcnow
 
 ACCEPTED = "accepted"
@@ -50,9 +51,9 @@ class ScanEvent(db.Model):
         Index("ix_scan_events_created_at", "created_at"),
         # Dashboard: accepted child links (the edge of "the last hour") and refusals (the
         # exceptions feed), each a small index of its own rows in time order.
-        Index("ix_scan_events_linked_made_at", "made_at", "user_id",
+        Index("ix_scan_events_site_linked_made_at", "site_id", "made_at", "user_id",
               postgresql_where=text(LINKED_SCAN_SQL), sqlite_where=text(LINKED_SCAN_SQL)),
-        Index("ix_scan_events_refused_created_at", "created_at", "user_id",
+        Index("ix_scan_events_site_refused_created_at", "site_id", "created_at", "user_id",
               postgresql_where=text(REFUSED_SQL), sqlite_where=text(REFUSED_SQL)),
         Index("ix_scan_events_dispatch_id_id", "dispatch_id", "id",
               postgresql_where=text(DISPATCH_EVENT_SQL), sqlite_where=text(DISPATCH_EVENT_SQL)),
@@ -83,13 +84,15 @@ class ScanEvent(db.Model):
     # The dispatch an event belongs to (loads, unloads, dispatching, reopening, cancelling,
     # returns): the dispatch's timeline is its events, and a parent's shows them too.
     dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
+    # Where it happened (issue 21): the site's dashboard and feeds count it there.
+    site_id: Mapped[int] = site_column()
 
 
 class AuditEvent(db.Model):
     """Append-only record of administrative changes, with before and after."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_created_at", "created_at"),)
+    __table_args__ = (Index("ix_audit_events_site_created_at", "site_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -101,6 +104,8 @@ class AuditEvent(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # The site the change was made in (issue 21): each site's audit log is its own.
+    site_id: Mapped[int] = site_column()
 
 
 class ScanCount(db.Model):
@@ -118,4 +123,6 @@ class ScanCount(db.Model):
     slot_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # Per site (issue 21): each site's dashboard sums its own slots.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.site import site_column
 from app.models.types import BigIntPK, UTCDateTime, utcnow
 
 CSV = "csv"
@@ -29,7 +30,7 @@ class Import(db.Model):
         CheckConstraint("file_type IN ('csv', 'xlsx')", name="file_type"),
         CheckConstraint("layout IN ('table', 'supplier')", name="layout"),
         Index("ix_imports_sha256", "sha256"),
-        Index("ix_imports_created_at", "created_at"),
+        Index("ix_imports_site_created_at", "site_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -53,6 +54,8 @@ class Import(db.Model):
     # The summaries of the dry run and of the import, set by the last step of each job.
     check_result: Mapped[dict | None] = mapped_column(JSON)
     import_result: Mapped[dict | None] = mapped_column(JSON)
+    # The site whose bags it adds (issue 21).
+    site_id: Mapped[int] = site_column()
 
 
 class ImportReportPart(db.Model):

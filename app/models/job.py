@@ -6,6 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.site import site_column
 from app.models.types import BigIntPK, UTCDateTime, utcnow
 
 QUEUED = "queued"
@@ -39,6 +40,8 @@ class Job(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The site it works in (issue 21): the runner runs it there.
+    site_id: Mapped[int] = site_column()
 
     def to_dict(self) -> dict:
         def iso(value):

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.site import site_column
 from app.models.types import BigIntPK, UTCDateTime, utcnow
 
 CODE_TYPE = String(64)
@@ -33,7 +34,7 @@ class LabelSeries(db.Model):
     __tablename__ = "label_series"
     __table_args__ = (
         CheckConstraint("count BETWEEN 1 AND 1000", name="count_range"),
-        Index("ix_label_series_created_at", "created_at"),
+        Index("ix_label_series_site_created_at", "site_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -43,6 +44,7 @@ class LabelSeries(db.Model):
     last_code: Mapped[str] = mapped_column(CODE_TYPE)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    site_id: Mapped[int] = site_column()
 
 
 class LabelCode(db.Model):

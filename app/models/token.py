@@ -34,10 +34,17 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The sites it may work in (issue 21), space-separated codes; None: all its user's.
+    sites: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+    @property
+    def site_codes(self) -> list[str] | None:
+        """The sites it is limited to; None: every site its user works in."""
+        return sorted(self.sites.split()) if self.sites else None
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
@@ -50,4 +57,4 @@ class ApiToken(db.Model):
         return {"id": self.id, "name": self.name, "prefix": self.prefix,
                 "scopes": sorted(self.scope_set), "created_at": iso(self.created_at),
                 "expires_at": iso(self.expires_at), "last_used_at": iso(self.last_used_at),
-                "revoked_at": iso(self.revoked_at)}
+                "revoked_at": iso(self.revoked_at), "sites": self.site_codes}

@@ -5,10 +5,12 @@ from datetime import datetime
 from flask_login import UserMixin
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String,
                         UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain import ROLES
 from app.extensions import db
+from app.models.site import Site, UserSite
 from app.models.types import UTCDateTime, utcnow
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -44,6 +46,9 @@ class User(UserMixin, db.Model):
     # Issue 23: the user's language (en, hi) and IANA time zone; None: the request's / the site's.
     language: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Issue 21: the sites this user works in (admins work in all). Loaded only when read.
+    memberships: Mapped[list[UserSite]] = relationship(cascade="all, delete-orphan",
+                                                       lazy="select")
 
     @property
     def has_two_factor(self) -> bool:
@@ -60,6 +65,14 @@ class User(UserMixin, db.Model):
     def end_all_sessions(self) -> None:
         self.session_version = self.session_version + 1
 
+    def site_codes(self) -> list[str]:
+        """The sites this user works in (issue 21): every site for an admin."""
+        stmt = select(Site.code).order_by(Site.code)
+        if self.role != "admin":
+            stmt = stmt.join(UserSite, UserSite.site_id == Site.id).where(
+                UserSite.user_id == self.id)
+        return list(db.session.scalars(stmt))
+
     def to_dict(self) -> dict:
         return {
             "username": self.username,
@@ -69,6 +82,7 @@ class User(UserMixin, db.Model):
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
             "language": self.language,
             "timezone": self.timezone,
+            "sites": self.site_codes(),
         }
 
     def __repr__(self) -> str:

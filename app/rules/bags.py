@@ -74,6 +74,7 @@ class BagState:
     capacity: int | None = None
     count: int | None = None
     dispatch: str | None = None
+    site: int | None = None  # the site that holds it (issue 21)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,17 @@ def parent_on_dispatch(parent: BagState | None, what: Text) -> None:
             "%(parent)s is on dispatch %(dispatch)s: %(what)s. Take it off that dispatch first "
             "(unload it, or a return once it has left).", parent=parent.code,
             dispatch=parent.dispatch, what=what), dispatch=parent.dispatch)
+
+
+# --- sites (issue 21) ----------------------------------------------------------------------
+
+def at_site(code: str, bag: BagState | None, site: int | None) -> None:
+    """A code scanned at one site that belongs to another is refused (DESIGN 8.5, 8.7): after
+    invalid_code, before everything of section 5. `site` None: no current site (the CLI)."""
+    if bag is not None and site is not None and bag.site is not None and bag.site != site:
+        raise Refusal("bag_at_other_site", Text(
+            "%(code)s belongs to another site, not this one. Put it aside and tell a "
+            "supervisor.", code=code))
 
 
 # --- codes ---------------------------------------------------------------------------------
@@ -191,6 +203,7 @@ def child_scan(parent_code: str, parent: BagState | None, code: str, child: BagS
 
 def link_child(parent: BagState, code: str, child: BagState | None) -> str:
     """The part of a child scan that depends on the child's state (the codes are checked)."""
+    at_site(code, child, parent.site)
     if child is not None:
         if child.kind == PARENT:
             raise Refusal("code_is_parent", Text("%(code)s is a parent, not a child. To fill "

@@ -14,7 +14,7 @@ from app.domain import Text
 from app.rules.bags import COMPLETE, PARENT, Actor, BagState, Refusal, clean_reason
 from app.rules.codes import CodeError, normalise_code
 
-LOADING, DISPATCHED, CANCELLED = "loading", "dispatched", "cancelled"
+LOADING, DISPATCHED, CANCELLED, RECEIVED = "loading", "dispatched", "cancelled", "received"
 MIN_EXPECTED, MAX_EXPECTED = 1, 500
 DISPATCH_CODE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,31}$", re.ASCII)
 VEHICLE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{2,19}$", re.ASCII)
@@ -29,6 +29,7 @@ STATUS_WORDS = {LOADING: Text("loading"), DISPATCHED: Text("dispatched"),
 # What the functions below answer: the service does exactly this.
 LOAD, ALREADY_LOADED, REPLAYED = "load", "already_loaded", "replayed"
 UNLOAD, DISPATCH, REOPEN, CANCEL, RETURN = "unload", "dispatch", "reopen", "cancel", "return"
+RECEIVE, ALREADY_RECEIVED = "receive", "already_received"
 
 
 @dataclass(slots=True)
@@ -39,6 +40,11 @@ class DispatchState:
     status: str
     expected: int
     loaded: int
+    # Sites (issue 21): a transfer goes to another site; the current site is its origin, or
+    # (for a transfer) its destination.
+    transfer: bool = False
+    at_origin: bool = True
+    at_destination: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class NewDispatch:
     driver: str | None
     transporter: str | None
     reference: str | None
+    destination_site: str | None = None  # a transfer's destination (a site code, issue 21)
 
 
 def _invalid(field: str, message: Text) -> Refusal:
@@ -121,13 +128,58 @@ def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
     if not actor.is_supervisor:
         raise Refusal("forbidden", Text("Only a supervisor can open a dispatch. Ask one."))
     code = body.get("code")
+    site = body.get("destination_site")
+    if site is not None and site != "" and not isinstance(site, str):
+        raise _invalid("destination_site", "destination_site must be a site's code (text).")
+    site = site.strip().upper() if site else None
     return NewDispatch(
         code=None if code is None or code == "" else dispatch_code(code),
-        destination=_text(body, "destination", required=True),
+        destination=_text(body, "destination", required=site is None) or site,
         vehicle_number=vehicle_number(body.get("vehicle_number")),
         expected_parents=expected_parents(body.get("expected_parents")),
         driver=_text(body, "driver"), transporter=_text(body, "transporter"),
-        reference=_text(body, "reference"))
+        reference=_text(body, "reference"), destination_site=site)
+
+
+def transfer_site(code: str, found: bool, same_site: bool) -> None:
+    """A transfer's destination must be another site that exists."""
+    if not found:
+        raise _invalid("destination_site", f"There is no site {code[:16]}. Check the site's code.")
+    if same_site:
+        raise _invalid("destination_site", "A transfer goes to another site, not this one.")
+
+
+def at_origin(dispatch: DispatchState) -> None:
+    """Only the site a dispatch leaves from loads, sends, reopens or cancels it; where a
+    transfer arrives, it is received (issue 21)."""
+    if not dispatch.at_origin:
+        raise Refusal("not_at_origin", Text(
+            "Dispatch %(dispatch)s comes to this site from another: here its parents are "
+            "received as they come off the truck, nothing else.", dispatch=dispatch.code),
+                      dispatch=dispatch.code)
+
+
+def receive(actor: Actor, dispatch: DispatchState, code: str, parent: BagState | None,
+            item_state: str | None) -> str:
+    """A parent of a transfer scanned as it comes off the truck at the destination (DESIGN
+    8.5, 8.7). `item_state`: its item on this dispatch (loaded, received) or None."""
+    _require_supervisor(actor, "receive")
+    if not dispatch.transfer or not dispatch.at_destination:
+        raise Refusal("not_destination", Text(
+            "Dispatch %(dispatch)s is not coming to this site: it is received where it goes.",
+            dispatch=dispatch.code), dispatch=dispatch.code)
+    if item_state == RECEIVED:
+        return ALREADY_RECEIVED
+    if dispatch.status != DISPATCHED:
+        raise Refusal("dispatch_not_dispatched", Text(
+            "Dispatch %(dispatch)s is %(status)s: it is received once it has left.",
+            dispatch=dispatch.code, status=_status(dispatch.status)),
+                      dispatch_status=dispatch.status)
+    if parent is None or parent.kind != PARENT or item_state != "loaded":
+        raise Refusal("parent_not_on_dispatch", Text(
+            "%(code)s is not on dispatch %(dispatch)s. Put it aside and tell a supervisor.",
+            code=code, dispatch=dispatch.code))
+    return RECEIVE
 
 
 def dispatch_exists(code: str) -> Refusal:

@@ -29,6 +29,7 @@ from app.models.types import utcnow
 from app.rules import bags as rules
 from app.rules.codes import CodeError, normalise_code, printable
 from app.scanning import store
+from app.site_scope import current_site_id
 
 SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_STATION_LENGTH = 64
@@ -107,8 +108,9 @@ def scan_parent(user: User, raw_code: object, *, station: object = None) -> Scan
     """Open an existing parent, or create a new one race-free."""
     action = "parent_scan"
     code = _normalise(raw_code, action, "parent")
-    existing, _ = store.bag_with_parent_code(code)
+    existing, _ = store.bag_with_parent_code(code, any_site=True)
     with refusing(action, code, bag=existing):
+        rules.at_site(code, store.state_of(existing), current_site_id())
         decision = rules.parent_scan(code, store.state_of(existing), store.code_rules())
     created = False
     if decision == rules.CREATE:
@@ -117,8 +119,10 @@ def scan_parent(user: User, raw_code: object, *, station: object = None) -> Scan
             "capacity": store.code_rules().capacity, "created_at": utcnow(),
             "created_by_id": user.id}).returning(Bag))
         created = existing is not None
-        if not created:  # another station created it a moment ago
-            existing, _ = store.bag_with_parent_code(code)
+        if not created:  # another station created it a moment ago (maybe another site's)
+            existing, _ = store.bag_with_parent_code(code, any_site=True)
+            with refusing(action, code, bag=existing):
+                rules.at_site(code, store.state_of(existing), current_site_id())
     result = "parent_created" if created else "parent_opened"
     store.record(user, action, result, code, bag_id=existing.id, parent_id=existing.id,
                  parent_code=code, station=clean_station(station))
@@ -131,9 +135,10 @@ def scan_parent(user: User, raw_code: object, *, station: object = None) -> Scan
 
 def _parent_for_scan(parent_code: str, action: str, code: str) -> store.ParentRow:
     parent = store.lock_parent_row(parent_code)
-    if parent is None:  # rare: say why (unknown, a child's code, not a parent code at all)
-        bag, _ = store.bag_with_parent_code(parent_code)
+    if parent is None:  # rare: say why (another site's, unknown, a child's code, not a code)
+        bag, _ = store.bag_with_parent_code(parent_code, any_site=True)
         with refusing(action, code, bag=bag):
+            rules.at_site(parent_code, store.state_of(bag), current_site_id())
             rules.parent_for_child_scan(parent_code, store.state_of(bag), store.code_rules())
         raise ScanError("parent_not_found", Text("There is no parent %(code)s.",
                                              code=parent_code),
@@ -227,7 +232,8 @@ def _new_child(user: User, parent: store.ParentRow, code: str, now: datetime,
     """The row of a child created by a scan, linked to `parent` at once (linked when the scan
     was made: the parent's children are ordered by it)."""
     return {"code": code, "kind": CHILD, "status": LINKED, "parent_id": parent.id,
-            "linked_at": made, "created_at": now, "created_by_id": user.id}
+            "linked_at": made, "created_at": now, "created_by_id": user.id,
+            "site_id": parent.site_id}
 
 
 def _insert_child(user: User, parent: store.ParentRow, code: str,
@@ -260,21 +266,23 @@ def _link_loose_child(parent: store.ParentRow, child: store.ChildRow,
 # it. Columns as in app/models/bag.py and events.py.
 _NEW_CHILD_WITH_EVENT = text("""
 WITH new_bag AS (
-    INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at, created_by_id)
+    INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at, created_by_id,
+                      site_id)
     SELECT CAST(:code AS VARCHAR), 'child', 'linked', CAST(:parent_id AS BIGINT),
-           CAST(:made AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT)
+           CAST(:made AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ), CAST(:user_id AS BIGINT),
+           CAST(:site_id AS BIGINT)
     WHERE NOT EXISTS (SELECT 1 FROM scan_events WHERE user_id = CAST(:user_id AS BIGINT)
                       AND scan_id = CAST(:scan_id AS VARCHAR))
     ON CONFLICT (code) DO NOTHING
     RETURNING id
 )
 INSERT INTO scan_events (created_at, made_at, user_id, action, outcome, result, code, bag_id,
-                         parent_id, parent_code, scan_id, station, client_scanned_at)
+                         parent_id, parent_code, scan_id, station, client_scanned_at, site_id)
 SELECT CAST(:now AS TIMESTAMPTZ), CAST(:made AS TIMESTAMPTZ), CAST(:user_id AS BIGINT),
        'child_scan', 'accepted',
        'linked', CAST(:code AS VARCHAR), id, CAST(:parent_id AS BIGINT),
        CAST(:parent_code AS VARCHAR), CAST(:scan_id AS VARCHAR), CAST(:station AS VARCHAR),
-       CAST(:scanned_at AS TIMESTAMPTZ)
+       CAST(:scanned_at AS TIMESTAMPTZ), CAST(:site_id AS BIGINT)
 FROM new_bag
 RETURNING bag_id
 """)
@@ -293,7 +301,7 @@ def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
             "code": code, "parent_id": parent.id, "parent_code": parent.code, "now": now,
             "made": made,
             "user_id": user.id, "scan_id": scan_id, "station": station,
-            "scanned_at": scanned_at})
+            "scanned_at": scanned_at, "site_id": parent.site_id})
     else:  # SQLite (the trial database) has no data-modifying CTE: two statements
         seen = None
         if scan_id is not None:
@@ -367,6 +375,8 @@ def undo_scan(user: User, *, raw_parent: object = None, raw_code: object = None,
     if raw_code not in (None, ""):
         code = _normalise(raw_code, action, "child")
         child, parent = _locked_child_and_parent(code, action)
+        with refusing(action, code, parent, child):
+            rules.at_site(code, store.state_of(child), current_site_id())
         last = store.last_links(parent.id, [child.id]).get(code) if parent and child else None
         with refusing(action, code, parent, child):
             rules.undo(store.actor(user), code, store.state_of(child, parent and parent.code),
@@ -395,11 +405,13 @@ def _locked_child_and_parent(code: str, action: str) -> tuple[Bag | None, Bag | 
     """The child and its parent, the parent locked and the child read again under the lock
     (a move or a delete may have run meanwhile: then read again, at most three times)."""
     for _attempt in range(3):
-        child, parent_code = store.bag_with_parent_code(code)
+        child, parent_code = store.bag_with_parent_code(code, any_site=True)
         if child is None or child.kind != CHILD or parent_code is None:
             return child, None
+        if current_site_id() not in (None, child.site_id):  # another site's (refused after)
+            return child, None
         parent = store.lock_parent(parent_code)
-        child, _ = store.bag_with_parent_code(code)
+        child, _ = store.bag_with_parent_code(code, any_site=True)
         if child is None or child.parent_id == parent.id:
             return child, parent
     raise ScanError("bag_changed", Text("%(code)s was changed by someone else just now. "

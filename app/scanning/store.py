@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Integer, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -19,6 +19,7 @@ from app.models import ACCEPTED, PARENT, Bag, Dispatch, DispatchItem, ScanEvent,
 from app.models.dispatch import ITEM_LOADED
 from app.models.types import utcnow
 from app.rules import bags as rules
+from app.site_scope import ALL_SITES, current_site_id
 
 MAX_REASON_LENGTH = 500
 # One alias for the whole process: a fresh alias per call would make SQLAlchemy build a new
@@ -48,7 +49,7 @@ def state_of(bag: Bag | None, parent_code: str | None = None, *,
     return rules.BagState(bag.code, bag.kind, bag.status, parent_code, bag.capacity,
                           bag.child_count,
                           live_dispatch_code(bag.id) if dispatch and bag.kind == PARENT
-                          else None)
+                          else None, bag.site_id)
 
 
 def live_dispatch_code(parent_id: int) -> str | None:
@@ -65,20 +66,24 @@ def sql():
 
 # --- reading and locking -------------------------------------------------------------------
 
-def bag_with_parent_code(code: str) -> tuple[Bag | None, str | None]:
-    """The bag (ORM, fresh from the database) and its parent's code."""
+def bag_with_parent_code(code: str, *, any_site: bool = False) -> tuple[Bag | None, str | None]:
+    """The bag (ORM, fresh from the database) and its parent's code. `any_site`: found at
+    whichever site holds it (a scanned code: the rule book then says bag_at_other_site)."""
     stmt = (select(Bag, ParentBag.code).outerjoin(ParentBag, Bag.parent_id == ParentBag.id)
-            .where(Bag.code == code).execution_options(populate_existing=True))
+            .where(Bag.code == code)
+            .execution_options(populate_existing=True, **{ALL_SITES: any_site}))
     row = db.session.execute(stmt).first()
     return (row[0], row[1]) if row else (None, None)
 
 
-def lock_parent(code: str | None) -> Bag | None:
-    """SELECT ... FOR UPDATE of a parent (ORM): every change of a parent's children holds it."""
+def lock_parent(code: str | None, *, any_site: bool = False) -> Bag | None:
+    """SELECT ... FOR UPDATE of a parent (ORM): every change of a parent's children holds it.
+    `any_site`: wherever it is (a transfer's parent, received at another site)."""
     if code is None:
         return None
     stmt = (select(Bag).where(Bag.code == code, Bag.kind == PARENT)
-            .with_for_update().execution_options(populate_existing=True))
+            .with_for_update()
+            .execution_options(populate_existing=True, **{ALL_SITES: any_site}))
     return db.session.scalar(stmt)
 
 
@@ -90,8 +95,21 @@ def lock_in_order(bags: list[Bag | None]) -> None:
                           .execution_options(populate_existing=True))
 
 
-_LOCK_PARENT_ROW = (select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count)
-                    .where(Bag.code == bindparam("code"), Bag.kind == PARENT).with_for_update())
+def at_current_site(column):
+    """The site condition of the hot path's Core statements (issue 21; the ORM's reads get
+    theirs from app/models/scoping.py): the row is at the site bound as :site_id, or any
+    site when none is bound (the CLI). Bind it with `site_param()`."""
+    return column == func.coalesce(bindparam("site_id", type_=Integer), column)
+
+
+def site_param() -> dict:
+    return {"site_id": current_site_id()}
+
+
+_LOCK_PARENT_ROW = (select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count,
+                           Bag.site_id)
+                    .where(Bag.code == bindparam("code"), Bag.kind == PARENT,
+                           at_current_site(Bag.site_id)).with_for_update())
 
 
 class ParentRow(rules.BagState):
@@ -99,9 +117,14 @@ class ParentRow(rules.BagState):
 
     __slots__ = ("id",)
 
-    def __init__(self, bag_id: int, code: str, status: str, capacity: int, count: int):
-        super().__init__(code, PARENT, status, None, capacity, count)
+    def __init__(self, bag_id: int, code: str, status: str, capacity: int, count: int,
+                 site_id: int | None = None):
+        super().__init__(code, PARENT, status, None, capacity, count, None, site_id)
         self.id = bag_id
+
+    @property
+    def site_id(self) -> int | None:
+        return self.site
 
     @property
     def child_count(self) -> int:
@@ -110,7 +133,9 @@ class ParentRow(rules.BagState):
 
 
 def lock_parent_row(code: str) -> ParentRow | None:
-    row = sql().execute(_LOCK_PARENT_ROW, {"code": code}).first()
+    """The parent, locked, when it is at the current site (None otherwise: the caller reads
+    it again to say why, bag_at_other_site among the reasons)."""
+    row = sql().execute(_LOCK_PARENT_ROW, {"code": code, **site_param()}).first()
     return ParentRow(*row) if row else None
 
 
@@ -121,8 +146,8 @@ class ChildRow(rules.BagState):
 
     def __init__(self, bag_id: int, code: str, kind: str, status: str, parent_id: int | None,
                  parent_code: str | None, created_at: datetime | None = None,
-                 linked_at: datetime | None = None):
-        super().__init__(code, kind, status, parent_code)
+                 linked_at: datetime | None = None, site_id: int | None = None):
+        super().__init__(code, kind, status, parent_code, site=site_id)
         self.id = bag_id
         self.parent_id = parent_id
         self.created_at = created_at
@@ -130,7 +155,7 @@ class ChildRow(rules.BagState):
 
 
 _CHILD_ROW = (select(Bag.id, Bag.code, Bag.kind, Bag.status, Bag.parent_id, ParentBag.code,
-                     Bag.created_at, Bag.linked_at)
+                     Bag.created_at, Bag.linked_at, Bag.site_id)
               .outerjoin(ParentBag, Bag.parent_id == ParentBag.id)
               .where(Bag.code == bindparam("code")))
 
@@ -184,7 +209,8 @@ def record(user: User, action: str, result: str, code: str, *, outcome: str = AC
            bag_id: int | None = None, parent_id: int | None = None,
            parent_code: str | None = None, reason: str | None = None,
            scan_id: str | None = None, station: str | None = None,
-           scanned_at: datetime | None = None, dispatch_id: int | None = None) -> None:
+           scanned_at: datetime | None = None, dispatch_id: int | None = None,
+           site_id: int | None = None) -> None:
     """Append a scan event (Core, in the session's transaction). The parent's code is kept
     with it, so the history names the parent even after the parent is deleted; the time the
     scan was made is the client's `scanned_at` (already range-checked) or its arrival."""
@@ -193,4 +219,5 @@ def record(user: User, action: str, result: str, code: str, *, outcome: str = AC
         created_at=now, made_at=scanned_at or now, user_id=user.id, action=action, outcome=outcome, result=result,
         code=code[:64], bag_id=bag_id, parent_id=parent_id, parent_code=parent_code,
         reason=reason[:MAX_REASON_LENGTH] if reason else None, scan_id=scan_id,
-        station=station, client_scanned_at=scanned_at, dispatch_id=dispatch_id))
+        station=station, client_scanned_at=scanned_at, dispatch_id=dispatch_id,
+        **({"site_id": site_id} if site_id is not None else {})))

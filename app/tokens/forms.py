@@ -45,13 +45,18 @@ class TokenForm(FlaskForm):
         _l("Your current password"), validators=[InputRequired(_l("Type your password.")),
                                                  Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"})
+    # Issue 21: the sites it may work in (none ticked: every site its user works in).
+    sites = CheckboxesField(_l("Sites it may work in (none ticked: all of yours)"), choices=[],
+                            validate_choice=False)
     submit = SubmitField(_l("Make the token"))
 
-    def offer(self, scopes: tuple[str, ...]) -> "TokenForm":
-        """Only the scopes the user's role allows today are offered (and accepted)."""
+    def offer(self, scopes: tuple[str, ...], sites: list[str] = ()) -> "TokenForm":
+        """Only the scopes the user's role allows today are offered (and accepted), and the
+        user's own sites."""
         self.scopes.choices = [SelectChoice(scope, f"{scope}: {gettext(SCOPE_LABELS[scope])}"
                                             if scope in SCOPE_LABELS else scope)
                                for scope in scopes]
+        self.sites.choices = [SelectChoice(code, code) for code in sites]
         return self
 
 

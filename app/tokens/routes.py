@@ -40,7 +40,7 @@ def _page(form: TokenForm, status: int = 200):
 @bp.get("/account/tokens")
 @login_required
 def show_tokens():
-    return _page(TokenForm().offer(tokens.allowed_scopes(_actor())))
+    return _page(TokenForm().offer(tokens.allowed_scopes(_actor()), _actor().site_codes()))
 
 
 @bp.post("/account/tokens")
@@ -50,12 +50,13 @@ def show_tokens():
 def create_token():
     """Guessing the current password here is throttled like the account page's."""
     user = _actor()
-    form = TokenForm().offer(tokens.allowed_scopes(user))
+    form = TokenForm().offer(tokens.allowed_scopes(user), user.site_codes())
     if not form.validate():
         return _page(form, 422)
     try:
         token, text = tokens.create_token(user, form.name.data, form.scopes.data,
-                                          form.expires_in_days.data, form.current_password.data)
+                                          form.expires_in_days.data, form.current_password.data,
+                                          form.sites.data)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

@@ -17,6 +17,9 @@ from app.auth.decorators import role_required
 from app.auth.services import AccountError
 from app.errors import error_response
 from app.extensions import db, limiter
+from app.domain import DomainError
+from app.sites import services as sites_service
+from app.sites.forms import UserSitesForm
 from app.users import services
 from app.users.forms import (ChangePasswordForm, CreateUserForm, DeactivateForm, EditUserForm,
                              EndSessionsForm, PreferencesForm, ReactivateForm, ResetPasswordForm,
@@ -97,9 +100,17 @@ def _page_forms(user, **given):
         "reactivate_form": ReactivateForm(prefix="reactivate", formdata=None),
         "sessions_form": EndSessionsForm(prefix="sessions", formdata=None),
         "two_factor_form": ResetTwoFactorForm(prefix="twofactor", formdata=None),
+        "sites_form": _sites_form(user, formdata=None),
     }
     forms.update(given)
     return forms
+
+
+def _sites_form(user, **kwargs) -> UserSitesForm:
+    form = UserSitesForm(prefix="sites", data={"sites": user.site_codes()}, **kwargs)
+    form.sites.choices = [(site.code, f"{site.code} · {site.name}")
+                          for site in sites_service.list_sites()]
+    return form
 
 
 def _render_user(user, status: int = 200, error: str | None = None, **given):
@@ -139,6 +150,28 @@ def edit_user(username):
         _show_field_error(form, error)
         return _render_user(user, error.status, error=translate(error.message), edit_form=form)
     flash(f"Saved {user.username}.", "success")
+    return redirect(url_for("users.show_user", username=user.username), 303)
+
+
+@bp.post("/users/<username>/sites")
+@role_required("admin")
+def set_user_sites(username):
+    """The sites a user works in (issue 21): a change ends their sessions."""
+    user = _load(username)
+    form = _sites_form(user)
+    if not form.validate():
+        return _render_user(user, 400, error=_("The form could not be read. Try again."),
+                            sites_form=form)
+    try:
+        services.update_user(_actor(), user, {"sites": form.sites.data or []})
+        db.session.commit()
+    except (AccountError, DomainError) as error:
+        db.session.rollback()
+        form.sites.errors = [translate(error.message)]
+        return _render_user(user, error.status, sites_form=form)
+    if user.id == current_user.id:
+        login_user(user)  # the session version moved on: keep this session
+    flash(_("Saved the sites of %(name)s.", name=user.username), "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
 

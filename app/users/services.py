@@ -17,7 +17,7 @@ import unicodedata
 
 from collections.abc import Mapping
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import (ACCOUNT_PASSWORD_CHANGE, USER_CREATE, USER_DEACTIVATE,
@@ -30,11 +30,15 @@ from app.domain import Text
 from app.extensions import db
 from app.i18n import LANGUAGES, is_timezone
 from app.models import ROLES, User
+from app.site_scope import current_site_id
+from app.sites import services as sites_service
 
 ADMIN = "admin"
 MAX_DISPLAY_NAME = 120
-EDITABLE_FIELDS = ("display_name", "role", "is_active", "password", "language", "timezone")
-CREATE_FIELDS = ("username", "role", "password", "display_name", "language", "timezone")
+EDITABLE_FIELDS = ("display_name", "role", "is_active", "password", "language", "timezone",
+                   "sites")
+CREATE_FIELDS = ("username", "role", "password", "display_name", "language", "timezone",
+                 "sites")
 PREFERENCES = ("language", "timezone")
 RESERVED_USERNAMES = frozenset({"new"})  # /users/new is the creation page
 
@@ -47,8 +51,17 @@ def profile(user: User) -> dict:
 
 # --- reading -------------------------------------------------------------------------------
 
+def in_current_site():
+    """Users are seen in the sites they work in (issue 21): the current site's members and
+    the admins, who work in all. No current site (the CLI): everyone."""
+    site_id = current_site_id()
+    if site_id is None:
+        return true()
+    return or_(User.role == ADMIN, User.id.in_(sites_service.member_ids(site_id)))
+
+
 def list_users(q: str = "", role: str = "", active: bool | None = None) -> list[User]:
-    query = select(User).order_by(User.username)
+    query = select(User).where(in_current_site()).order_by(User.username)
     q = (q or "").strip()
     if q:
         query = query.where(or_(User.username.contains(q.lower(), autoescape=True),
@@ -62,6 +75,9 @@ def list_users(q: str = "", role: str = "", active: bool | None = None) -> list[
 
 def get_user(username: str) -> User:
     user = find_user(username) if isinstance(username, str) else None
+    if user is not None and current_site_id() is not None and not db.session.scalar(
+            select(User.id).where(User.id == user.id, in_current_site())):
+        user = None  # works elsewhere only: as absent as an unknown name
     if user is None:
         raise AccountError("user_not_found",
                            Text("There is no user %(name)s. Check the username in the user list.",
@@ -154,7 +170,8 @@ def _refuse_unknown(fields: Mapping, allowed: tuple[str, ...]) -> None:
 # --- creating --------------------------------------------------------------------------------
 
 def create_account(actor: User, username: object, role: object, password: object = None,
-                   display_name: object = None, *, generate: bool = False) -> tuple[User, str | None]:
+                   display_name: object = None, *, generate: bool = False,
+                   sites: list | None = None) -> tuple[User, str | None]:
     """Create a user. With `generate`, a random password is made and returned (once: it is
     stored only as a hash); otherwise the given password must pass the policy."""
     if not isinstance(username, str) or not username.strip():
@@ -170,7 +187,7 @@ def create_account(actor: User, username: object, role: object, password: object
     if generate:
         generated = password = generate_password(normalise_username(username))
     password = _check_password_type(password)
-    user = create_user(username, role, password, display_name)
+    user = create_user(username, role, password, display_name, sites=sites)
     try:
         with db.session.begin_nested():  # a concurrent twin hits the unique index here
             db.session.flush()
@@ -189,8 +206,9 @@ def create_account_from(actor: User, fields: Mapping) -> User:
                            field="password")
     preferences = {name: fields[name] for name in PREFERENCES if name in fields}
     set_preferences(User(), preferences)  # checks them before anything is written
+    sites = sites_service.check_site_codes(fields["sites"]) if "sites" in fields else None
     user, _ = create_account(actor, fields.get("username"), fields.get("role"),
-                             fields.get("password"), fields.get("display_name"))
+                             fields.get("password"), fields.get("display_name"), sites=sites)
     set_preferences(user, preferences)
     return user
 
@@ -242,6 +260,7 @@ def update_user(actor: User, target: User, changes: Mapping) -> User:
 
     preferences = {name: changes[name] for name in PREFERENCES if name in changes}
     set_preferences(User(language=target.language, timezone=target.timezone), preferences)
+    sites = sites_service.check_site_codes(changes["sites"]) if "sites" in changes else None
 
     if target.id == actor.id:
         _refuse_own(new, new_hash is not None)
@@ -256,6 +275,8 @@ def update_user(actor: User, target: User, changes: Mapping) -> User:
     _check_still_admin(actor, admins)
 
     _apply(actor, target, new, new_hash)
+    if sites is not None:
+        sites_service.set_user_sites(actor, target, sites)
     before = {name: getattr(target, name) for name in PREFERENCES}
     changed = set_preferences(target, preferences)
     if changed:

@@ -149,7 +149,7 @@ def test_the_users_api_lists_tokens_for_admins_without_secrets(client, admin, ma
     otto = next(item for item in body["items"] if item["username"] == "otto")
     assert [token["name"] for token in otto["tokens"]] == ["scanner"]
     assert set(otto["tokens"][0]) == {"id", "name", "prefix", "scopes", "created_at",
-                                      "expires_at", "last_used_at", "revoked_at"}
+                                      "expires_at", "last_used_at", "revoked_at", "sites"}
     raw = client.get("/api/v1/users").get_data(as_text=True)
     assert text.split("_", 2)[2] not in raw
     assert db.session.scalar(select(ApiToken)).secret_hash not in raw

@@ -74,7 +74,7 @@ def test_create_answers_201_created_with_the_dispatch(boss_client):
         "code", "status", "destination", "vehicle_number", "driver", "transporter",
         "reference", "expected_parents", "parents_loaded", "children", "weight_kg",
         "expected_weight_kg", "short_reason", "created_at", "created_by", "dispatched_at",
-        "dispatched_by"}
+        "dispatched_by", "site", "destination_site", "received_at"}  # (sites: issue 21)
 
 
 def test_a_generated_code_looks_like_D000123_and_counts_up(boss_client):
@@ -443,7 +443,8 @@ def test_the_list_is_newest_first_with_filters_counts_and_a_cursor(parents, staf
 
     assert [item["code"] for item in first["items"]] == ["D000005", "D000004"]
     assert [item["code"] for item in second.get_json()["items"]] == ["D000003", "D000002"]
-    assert first["counts"] == {"loading": 4, "dispatched": 1, "cancelled": 0}
+    assert first["counts"] == {"loading": 4, "dispatched": 1, "cancelled": 0,
+                                "received": 0}
     assert [item["code"] for item in loading["items"]] == ["D000005", "D000003"]
     assert run_dispatch.get("/api/v1/dispatches?status=lost").status_code == 422
     assert run_dispatch.get("/api/v1/dispatches?cursor=junk").get_json()["error"]["code"] == \

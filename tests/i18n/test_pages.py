@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.dashboard import services as dashboard
 from app.extensions import db
@@ -51,8 +51,8 @@ def english_words(html: str, data: set[str]) -> list[str]:
     parser = _Visible()
     parser.feed(html)
     words = []
-    for text in parser.texts:
-        for token in re.findall(r"[A-Za-z0-9_./:-]+", text):
+    for shown in parser.texts:
+        for token in re.findall(r"[A-Za-z0-9_./:-]+", shown):
             token = token.rstrip(".:")  # "mukesh:" in a history line is the username
             if any(ch.isdigit() for ch in token) or token in ALLOWED | data:
                 continue  # a code (SB00001, 0016586), a number, a time
@@ -76,7 +76,7 @@ def floor(app, make_user):
     return boss, worker
 
 
-DATA = {"mukesh", "rekha"}
+DATA = {"mukesh", "rekha", "MAIN", "Main", "warehouse"}  # and the site's code and name (data)
 FLOOR_PAGES = ["/scan", "/scan?parent=SB00001", "/dashboard", "/bags", "/bags/SB00001",
                "/bags/0016586", "/bags/NOSUCH1", "/account", "/scan/commands"]
 
@@ -235,11 +235,12 @@ def test_the_database_refuses_a_language_it_does_not_know(app, make_user):
 
 # --- times: the dashboard for a user in Asia/Kolkata while the server is in UTC ------------
 
-def test_dashboard_today_and_times_are_the_kolkata_users_around_midnight(
+def test_dashboard_today_is_the_sites_and_times_the_users_around_midnight(
         client, login_as, make_user, monkeypatch):
     """23:50 UTC on 4 Dec is 05:20 on 5 Dec in Kolkata. A scan at 18:40 UTC (00:10 in Kolkata,
-    5 Dec) is today for the Kolkata user; one at 18:20 UTC (23:50 on 4 Dec) is yesterday.
-    For a user in UTC both are today."""
+    5 Dec) and one at 18:20 UTC (23:50 on 4 Dec). Issue 21: "today" is the site's day, for
+    every viewer (both today at a site in UTC, one at a site in Kolkata); the times a page
+    shows are still in the viewer's own zone."""
     worker = make_user("rekha", "staff")
     kolkata = make_user("mukesh", "supervisor", timezone="Asia/Kolkata")
     utc_user = make_user("sam", "supervisor")
@@ -255,18 +256,18 @@ def test_dashboard_today_and_times_are_the_kolkata_users_around_midnight(
 
     login_as(kolkata)
     stats = client.get("/api/v1/dashboard/stats").get_json()
-    assert stats["scans"]["today"] == 1
-    assert stats["generated_at"].endswith("+05:30")
+    assert stats["scans"]["today"] == 2  # the site (MAIN) is in UTC: both are its today
+    assert stats["generated_at"].endswith("+00:00")
     html = client.get("/dashboard").get_data(as_text=True)
-    assert 'data-timezone="Asia/Kolkata"' in html
-    assert "5 Dec 2026, 05:20" in html  # "updated", on the Kolkata clock
+    assert "5 Dec 2026, 05:20" in html  # "updated", on the Kolkata user's own clock
     client.post("/logout")
 
+    db.session.execute(text("UPDATE sites SET timezone = 'Asia/Kolkata' WHERE code = 'MAIN'"))
+    db.session.commit()
     login_as(utc_user)
     stats = client.get("/api/v1/dashboard/stats").get_json()
-    assert stats["scans"]["today"] == 2
-    assert stats["generated_at"].endswith("+00:00")
-    assert "4 Dec 2026, 23:50" in client.get("/dashboard").get_data(as_text=True)
+    assert stats["scans"]["today"] == 1  # the site's day began at 18:30 UTC
+    assert stats["generated_at"].endswith("+05:30")
 
 
 def test_a_bags_times_are_shown_in_the_users_zone(client, login_as, make_user):

@@ -169,6 +169,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/dispatches/<path:code>/returns", "POST"): supervisor_page(
         "/dispatches/D000002/returns", 302, form={"returns-parent": "SB00007",
                                                   "returns-reason": "torn sack"}),
+    # Transfers (issue 21): D000002 goes to no site, so it is not received anywhere.
+    ("/dispatches/<path:code>/receive", "GET"): supervisor_page("/dispatches/D000002/receive"),
+    ("/dispatches/<path:code>/receive", "POST"): supervisor_page(
+        "/dispatches/D000002/receive", 302, form={"receive-code": "SB00007"}),
+    ("/api/v1/dispatches/<path:code>/receive", "POST"): supervisor_api(
+        "/api/v1/dispatches/D000002/receive", 409, json={"code": "SB00007"}),
     # --- dashboard ----------------------------------------------------------------------------
     ("/dashboard", "GET"): supervisor_page("/dashboard"),
     ("/api/v1/dashboard/stats", "GET"): supervisor_api("/api/v1/dashboard/stats"),
@@ -232,6 +238,26 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/users/target/two-factor/reset", 409, form={"twofactor-submit": "y"},
         note="target has no second factor: refused, nothing changes"),
     ("/audit", "GET"): admin_page("/audit?action=user."),
+    ("/users/<username>/sites", "POST"): admin_page(
+        "/users/target/sites", 303, form={"sites-sites": "MAIN"}),
+    # --- sites (issue 21) ---------------------------------------------------------------------
+    ("/sites", "GET"): admin_page("/sites"),
+    ("/dashboard/sites", "GET"): admin_page("/dashboard/sites"),
+    ("/api/v1/dashboard/sites", "GET"): Route("/api/v1/dashboard/sites", 401, 403, 403, 200),
+    ("/sites", "POST"): admin_page("/sites", 303, form={
+        "code": "PUNE", "name": "Pune depot", "timezone": "Asia/Kolkata"}),
+    ("/sites/<code>", "GET"): admin_page("/sites/MAIN"),
+    ("/sites/<code>", "POST"): admin_page("/sites/MAIN", 303, form={
+        "name": "Main warehouse", "timezone": "Asia/Kolkata"}),
+    ("/site", "GET"): everyone_page("/site"),
+    ("/site", "POST"): everyone_page("/site", 303, form={"site": "MAIN"}),
+    ("/api/v1/sites", "GET"): Route("/api/v1/sites", 401, 403, 403, 200),
+    ("/api/v1/sites", "POST"): Route("/api/v1/sites", 401, 403, 403, 201, json={
+        "code": "PUNE", "name": "Pune depot", "timezone": "Asia/Kolkata"}),
+    ("/api/v1/sites/<code>", "PATCH"): Route("/api/v1/sites/MAIN", 401, 403, 403, 200,
+                                             json={"timezone": "Asia/Kolkata"}),
+    ("/api/v1/session/site", "POST"): everyone_api("/api/v1/session/site", 200,
+                                                   json={"site": "MAIN"}),
     ("/api/v1/users", "GET"): Route("/api/v1/users", 401, 403, 403, 200),
     ("/api/v1/users", "POST"): Route("/api/v1/users", 401, 403, 403, 201, json={
         "username": "newbie", "role": "staff", "password": NEW_PASSWORD}),

@@ -534,7 +534,7 @@ def test_api_lists_users_in_the_design_shape(client_for, admin, staff):
     # Issue 19: the list also names each user's live API tokens (tests/api_tokens); DESIGN 8.7:
     # language, timezone.
     assert set(items[0]) == {"username", "display_name", "role", "is_active", "last_login_at",
-                             "tokens", "language", "timezone"}
+                             "tokens", "language", "timezone", "sites"}
     assert datetime.fromisoformat(items[0]["last_login_at"]).utcoffset() == timedelta(0)
     assert items[1]["last_login_at"] is None
 
@@ -547,7 +547,8 @@ def test_api_creates_a_user(client_for, web_app, admin):
     assert response.status_code == 201
     assert response.get_json() == {"username": "provisioned", "display_name": "From HR",
                                    "role": "supervisor", "is_active": True,
-                                   "last_login_at": None, "language": None, "timezone": None}
+                                   "last_login_at": None, "language": None, "timezone": None,
+                                   "sites": ["MAIN"]}
     assert response.headers["Location"].endswith("/api/v1/users/provisioned")
     assert log_in(web_app.test_client(), "provisioned", NEW_PASSWORD).status_code == 302
     assert len(audit_events("user.create")) == 1
@@ -613,7 +614,7 @@ def test_api_patch_changes_each_field_and_ends_sessions(client_for, web_app, adm
     assert response.get_json() == {"username": "stella", "display_name": "Stella Star",
                                    "role": "supervisor", "is_active": True,
                                    "last_login_at": response.get_json()["last_login_at"],
-                                   "language": None, "timezone": None}
+                                   "language": None, "timezone": None, "sites": ["MAIN"]}
     assert is_logged_out(victim)
     assert log_in(web_app.test_client(), "stella", NEW_PASSWORD).status_code == 302
     assert {event["action"] for event in audit_events()} == {"user.update",
