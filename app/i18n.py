@@ -237,6 +237,9 @@ WORDS = {
     "parent_on_other_dispatch": N_("parent on other dispatch"),
     "parent_not_on_dispatch": N_("parent not on dispatch"),
     "parent_on_dispatch": N_("parent on dispatch"),
+    # transfers between sites (issue 21)
+    "received": N_("received"), "already_received": N_("already received"),
+    "not_destination": N_("not coming to this site"), "not_at_origin": N_("not from this site"),
 }
 
 
