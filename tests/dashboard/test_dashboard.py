@@ -462,7 +462,11 @@ def test_every_query_can_use_the_dashboards_indexes(app, dataset, frozen):
         connection.close()
     text = "\n".join(plans)
     slots_key = "pk_scan_counts" if ON_POSTGRES else "sqlite_autoindex_scan_counts_1"
-    for index in ("ix_bags_site_parent_status_child_count", "ix_bags_site_status_created_at_id",
+    # The loose children's count reads one site's part of a site-first index: on these tiny
+    # tables PostgreSQL's planner may take any of them (status is then a filter).
+    assert "ix_bags_site_status_created_at_id" in text or (
+        ON_POSTGRES and "ix_bags_site_created_by_created_at_id" in text), text
+    for index in ("ix_bags_site_parent_status_child_count",
                   slots_key, "ix_scan_events_site_linked_made_at",
                   "ix_scan_events_site_refused_created_at",
                   "ix_scan_events_parent_id_created_at"):

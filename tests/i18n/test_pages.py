@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, update
 
 from app.dashboard import services as dashboard
 from app.extensions import db
-from app.models import Bag, ScanEvent, User
+from app.models import Bag, ScanEvent, Site, User
 from app.scanning import services as scanning
 from tests.helpers import fill_parent, page_csrf_token
 from app.scanning.transaction import run_scan
@@ -262,7 +262,7 @@ def test_dashboard_today_is_the_sites_and_times_the_users_around_midnight(
     assert "5 Dec 2026, 05:20" in html  # "updated", on the Kolkata user's own clock
     client.post("/logout")
 
-    db.session.execute(text("UPDATE sites SET timezone = 'Asia/Kolkata' WHERE code = 'MAIN'"))
+    db.session.execute(update(Site).where(Site.code == "MAIN").values(timezone="Asia/Kolkata"))
     db.session.commit()
     login_as(utc_user)
     stats = client.get("/api/v1/dashboard/stats").get_json()
