@@ -137,6 +137,8 @@ def handle_domain_error(error: DomainError):
     """Every refusal: the JSON error shape under /api, the error page elsewhere."""
     db.session.rollback()
     headers = {"Retry-After": "1"} if error.status == 503 else None
+    if "retry_after" in error.details:  # a limit's 429 (app/ratelimits.py)
+        headers = {"Retry-After": str(error.details["retry_after"])}
     return error_response(error.status, error.code, error.message, headers=headers,
                           **error.details)
 

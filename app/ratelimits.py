@@ -7,9 +7,16 @@ had a bucket of its own, so a user got twice SCAN_RATE_LIMIT)."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+from functools import lru_cache, wraps
+
 from flask import current_app, g, request
 from flask_login import current_user
+from limits import RateLimitItem, parse_many
 
+from app.domain import DomainError, Text
 from app.extensions import limiter
 
 SCAN_SCOPE = "scans"
@@ -46,8 +53,6 @@ def login_username_key() -> str:
     return "login-user:" + username.strip().lower()[:64]
 
 
-# The one scan bucket: decorate every scan endpoint with this object itself.
-scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE, key_func=user_rate_key)
 
 
 MAX_BATCH_COST = 101  # a batch counts one per item (more than 100 is refused anyway)
@@ -61,9 +66,70 @@ def batch_cost() -> int:
     return min(max(len(items), 1), MAX_BATCH_COST) if isinstance(items, list) else 1
 
 
-# The same bucket (scope "scans"), charged per item.
-batch_scan_limit = limiter.shared_limit(scan_rate_limit, scope=SCAN_SCOPE,
-                                        key_func=user_rate_key, cost=batch_cost)
+class RateLimited(DomainError):
+    """Too many requests: 429 with Retry-After (app/errors.py), as Flask-Limiter's own."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("rate_limited", Text("Too many attempts. Wait %(seconds)s seconds, "
+                                              "then try again.", seconds=retry_after),
+                         429, retry_after=retry_after)
+
+
+@lru_cache(maxsize=16)
+def _parsed(limits: str) -> tuple[RateLimitItem, ...]:
+    return tuple(sorted(parse_many(limits)))
+
+
+def charge_scans(cost: int = 1) -> None:
+    """Charge `cost` scans to this user's (or token's) bucket: one Redis round trip per limit
+    in SCAN_RATE_LIMIT (one, as configured), the same storage key as Flask-Limiter's shared
+    limit of scope "scans" would use. Raises RateLimited when the bucket is empty; a store
+    that does not answer lets the scan through (RATELIMIT_SWALLOW_ERRORS), as every other
+    limit does. Flask-Limiter's own decorator cost about a tenth of a scan's CPU
+    (docs/PERFORMANCE.md); the scan endpoints are exempt from its checks (limiter_exempt)."""
+    if not limiter.enabled:
+        return
+    config = current_app.config
+    key = (config.get("RATELIMIT_KEY_PREFIX") or "", user_rate_key(), SCAN_SCOPE)
+    key = key if key[0] else key[1:]
+    for limit in _parsed(config["SCAN_RATE_LIMIT"]):
+        try:
+            if limiter.limiter.hit(limit, *key, cost=cost):
+                continue
+            reset_at, _ = limiter.limiter.get_window_stats(limit, *key)
+        except Exception:
+            if not config.get("RATELIMIT_SWALLOW_ERRORS"):
+                raise
+            current_app.logger.exception("scan limit store failed: the scan goes through")
+            return
+        raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def _scan_limited(cost: Callable[[], int] | None) -> Callable[[Callable], Callable]:
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def limited(*args, **kwargs):
+            charge_scans(cost() if cost is not None else 1)
+            return view(*args, **kwargs)
+
+        limited.scan_limited = True  # Flask-Limiter leaves it alone: limiter_exempt()
+        return limited
+
+    return decorate
+
+
+# The one scan bucket: decorate every scan endpoint with it (under the login decorator).
+scan_limit = _scan_limited(None)
+# The same bucket, charged per item.
+batch_scan_limit = _scan_limited(batch_cost)
+
+
+@limiter.request_filter
+def limiter_exempt() -> bool:
+    """Flask-Limiter's request filter: a scan endpoint has only the scan bucket (no default
+    or application limits are configured), charged by its own decorator."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "scan_limited", False)
 
 
 def token_request_wait(token_id: int) -> int:

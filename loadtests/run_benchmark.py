@@ -6,6 +6,7 @@ results as JSON, check the data, and stop everything it started.
     .venv/bin/python loadtests/run_benchmark.py --profile shift   # 250 human-paced users
     .venv/bin/python loadtests/run_benchmark.py --profile max     # no waits: capacity
     options: --duration SECONDS --users N --seed-bags N --database-url URL --keep-database
+             --port PORT --redis-url URL --py-spy
 
 Exit status 1 when a data check or a target fails. Everything runs on this machine
 (loopback); every load is bounded in time.
@@ -70,8 +71,8 @@ def psql(url: str, sql: str) -> None:
 class Server:
     """gunicorn with gunicorn.conf.py on a free loopback port, plus a memory sampler."""
 
-    def __init__(self, env: dict, log_path: Path):
-        self.port = free_port()
+    def __init__(self, env: dict, log_path: Path, port: int = 0):
+        self.port = port or free_port()
         self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = None
@@ -560,6 +561,8 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432"))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the app's port on 127.0.0.1 (default: any free one)")
     parser.add_argument("--py-spy", action="store_true",
                         help="profile the workers with py-spy during the run (needs root)")
     args = parser.parse_args()
@@ -585,7 +588,10 @@ def main() -> None:
            # The whole load logs in from one address, and the max profile scans far faster
            # than any person: the limits are raised for the run (and reported).
            "LOGIN_RATE_LIMIT": "100000 per minute", "LOGIN_USERNAME_RATE_LIMIT": "1000 per minute",
-           "SCAN_RATE_LIMIT": "600 per minute" if args.profile == "shift" else "1000000 per minute"}
+           "SCAN_RATE_LIMIT": "600 per minute" if args.profile == "shift" else "1000000 per minute",
+           # The shift's admins log in with their password only: a load tool scans no QR code
+           # (with the default, admin, every admin request of the run answered 401).
+           "REQUIRE_2FA_ROLES": ""}
     server = None
     try:
         flask(env, "db", "upgrade")
@@ -597,7 +603,7 @@ def main() -> None:
         counts = ({"staff": 230, "supervisor": 15, "admin": 5} if args.profile == "shift"
                   else {"staff": max(1, users)})
         create_users(env, counts, work / "users.json")
-        server = Server(env, work / "gunicorn.log")
+        server = Server(env, work / "gunicorn.log", args.port)
         server.start()
         meter = CpuMeter(server.process.pid, database)
         profiler = None

@@ -8,6 +8,7 @@ from app.api import schemas as s
 from app.api.contract import body, operation
 from app.api.helpers import BadRequestBody, json_response, parse_client_time
 from app.auth.decorators import role_required
+from app.auth.sessions import plain_user
 from app.domain import DomainError, Text
 from app.i18n import translate
 from app.ratelimits import batch_scan_limit, scan_limit
@@ -35,6 +36,7 @@ def _answer(outcome, include_child: bool = False, scanned_at_ignored: bool = Fal
 
 
 @bp.post("/scans/parent")
+@plain_user
 @login_required
 @scan_limit
 @operation(role="staff", body=s.ParentScan, answers={201: s.ScanAnswer, 200: s.ScanAnswer},
@@ -52,6 +54,7 @@ def scan_parent():
 
 
 @bp.post("/scans/child")
+@plain_user
 @login_required
 @scan_limit
 @operation(role="staff", body=s.ChildScan, answers={201: s.ScanAnswer, 200: s.ScanAnswer},
@@ -73,6 +76,7 @@ def scan_child():
 
 
 @bp.post("/scans/undo")
+@plain_user
 @login_required
 @scan_limit
 @operation(role="staff", body=s.UndoScan, answers={200: s.ScanAnswer}, results=("unlinked",),
@@ -93,6 +97,7 @@ def undo_scan():
 
 
 @bp.post("/parents/<code>/complete")
+@plain_user
 @login_required
 @scan_limit
 @operation(role="staff", body=s.CompleteParent, answers={200: s.ScanAnswer},
@@ -174,6 +179,7 @@ def _batch_item(parent: object, item: dict, station: str | None) -> dict:
 
 
 @bp.post("/scans/batch")
+@plain_user
 @login_required
 @batch_scan_limit
 @operation(role="staff", body=s.BatchScan, answers={200: s.BatchAnswer}, tags=("scans",),

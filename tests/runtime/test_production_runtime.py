@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import secrets
 import subprocess
 import sys
 import urllib.error
@@ -202,3 +203,43 @@ def test_freed_password_hash_buffers_go_back_to_the_system():
 
     assert kept_mib("fixed") < 8
     assert kept_mib("default") > 19
+
+
+def test_a_session_version_bump_ends_the_scan_session_at_its_next_request_on_every_worker(
+        gunicorn_server, make_user):
+    """Issue 25: the scan endpoints read the user as a plain row and the workers keep a
+    memo of verified session cookies; neither may let a session outlive a bump of its
+    version by even one request. Two hosts' worth of processes (two gunicorns of 4 workers
+    on one database): a station scans through both, the same user logs out elsewhere (which
+    ends every session of the user), and the station's very next scan on each host, and
+    every one after, is refused with 401 and stores nothing."""
+    from tests.deploy.support import Client
+    from tests.helpers import PASSWORD
+
+    from app.extensions import db
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    make_user("station", role="staff")
+    key = secrets.token_hex(32)  # two hosts of one deployment share the key
+    hosts = [gunicorn_server(SECRET_KEY=key)[0], gunicorn_server(SECRET_KEY=key)[0]]
+    station, elsewhere = Client(), Client()
+    assert station.login(hosts[0], "station", PASSWORD) in (200, 302)
+    assert elsewhere.login(hosts[1], "station", PASSWORD) in (200, 302)
+    assert station.call("POST", hosts[0] + "/api/v1/scans/parent", {"code": "SB00001"})[0] == 201
+    # Scans through both hosts; each call is a new connection, so they spread over the
+    # workers, which remember the verified cookie.
+    statuses = [station.call("POST", hosts[number % 2] + "/api/v1/scans/child",
+                             {"parent": "SB00001", "code": f"C{number:07d}"})[0]
+                for number in range(16)]
+    assert statuses == [201] * 16, statuses
+
+    assert elsewhere.logout(hosts[1]) in (200, 302)  # ends every session of the user
+
+    after = [station.call("POST", hosts[number % 2] + "/api/v1/scans/child",
+                          {"parent": "SB00001", "code": f"C{100 + number:07d}"})
+             for number in range(16)]
+    assert [status for status, _ in after] == [401] * 16, after
+    assert {body["error"]["code"] for _, body in after} == {"unauthorized"}
+    stored = db.session.execute(db.text(
+        "SELECT count(*) FROM bags WHERE kind = 'child'")).scalar_one()
+    assert stored == 16

@@ -14,7 +14,7 @@ from app.extensions import db
 
 # Measured statements of one child scan (as seen by before_cursor_execute), in order:
 #   PostgreSQL, a new label (the usual scan)        SQLite adds
-#   1. SELECT users (Flask-Login loads the user)    BEGIN before 1 (app/models/sqlite.py
+#   1. SELECT users (the session check: a row)      BEGIN before 1 (app/models/sqlite.py
 #   2. SELECT ... FOR UPDATE the parent             issues it with exec_driver_sql, so it
 #   3. WITH new_bag AS (INSERT the child ... ON     is counted), and runs 3 as two INSERTs
 #      CONFLICT DO NOTHING) INSERT the scan event   (SQLite has no data-modifying CTE)
