@@ -1,6 +1,6 @@
 """Dispatches over JSON (DESIGN.md 8.2, 8.7): thin handlers over the dispatch service, each
 change committed once through the unit of work; refusals go to the one error handler.
-app/api/schemas.py declares the bodies and answers."""
+app/api/schemas/dispatches.py declares the bodies and answers."""
 
 from flask import request
 from flask_login import current_user, login_required

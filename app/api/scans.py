@@ -1,5 +1,5 @@
 """Scans over JSON (DESIGN.md section 5): the same service as the station page. Refusals are
-DomainErrors, answered by the one error handler; app/api/schemas.py declares the bodies."""
+DomainErrors, answered by the one error handler; app/api/schemas/scans.py declares the bodies."""
 
 from flask_login import current_user, login_required
 
