@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,23 @@ PASSWORD = "correct horse battery staple"
 
 pg_only = pytest.mark.skipif(
     not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
+
+BARRIER_TIMEOUT = 10  # seconds the threads of a race wait for each other
+REQUEST_TIMEOUT = 30  # seconds a raced request may take
+
+
+def race(pool, calls) -> list[tuple[int, dict]]:
+    """Send every (client, path, body) POST at the same moment, each from its own thread of
+    `pool`, released together by a Barrier; return [(status, json)] in the order of `calls`."""
+    barrier = threading.Barrier(len(calls))
+
+    def send(client, path, body):
+        barrier.wait(timeout=BARRIER_TIMEOUT)
+        response = client.post(path, json=body)
+        return response.status_code, response.get_json()
+
+    futures = [pool.submit(send, *call) for call in calls]
+    return [future.result(timeout=REQUEST_TIMEOUT) for future in futures]
 
 
 def log_in(client, username: str, password: str = PASSWORD):

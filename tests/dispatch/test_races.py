@@ -6,7 +6,6 @@ parent, never more than expected, only complete parents on live dispatches)."""
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,13 +14,11 @@ from sqlalchemy import text
 
 from app.extensions import db
 from tests.dispatch.support import complete_parent, load, new_dispatch
-from tests.helpers import check_invariants, log_in, pg_only
+from tests.helpers import check_invariants, log_in, pg_only, race
 
 pytestmark = pg_only
 
 REPEAT = 50
-BARRIER_TIMEOUT = 10
-REQUEST_TIMEOUT = 30
 
 DISPATCH_CHECKS = {
     "parents on more than one live dispatch":
@@ -64,18 +61,6 @@ def clients(app, make_user):
     db.session.rollback()
     return made
 
-
-def race(pool, calls):
-    """Send every (client, path, body) at the same moment; [(status, json)] in order."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(client, path, body):
-        barrier.wait(timeout=BARRIER_TIMEOUT)
-        response = client.post(path, json=body)
-        return response.status_code, response.get_json()
-
-    futures = [pool.submit(send, *call) for call in calls]
-    return [future.result(timeout=REQUEST_TIMEOUT) for future in futures]
 
 
 def outcome(status_and_body) -> tuple[int, str]:

@@ -6,12 +6,11 @@ and the section 3 invariants are checked by SQL after each repetition."""
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tests.helpers import log_in, pg_only
+from tests.helpers import log_in, pg_only, race
 from sqlalchemy import text
 from tests.helpers import check_invariants
 
@@ -20,8 +19,6 @@ from app.extensions import db
 pytestmark = pg_only
 
 REPEAT = 50
-BARRIER_TIMEOUT = 10
-REQUEST_TIMEOUT = 30
 
 
 @pytest.fixture
@@ -67,19 +64,6 @@ def pool(app):
     yield executor
     executor.shutdown(wait=True)
 
-
-def race(pool, calls):
-    """Send every (client, path, body) at the same moment from its own thread; return
-    [(status, json)] in the order of `calls`."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(client, path, body):
-        barrier.wait(timeout=BARRIER_TIMEOUT)
-        response = client.post(path, json=body)
-        return response.status_code, response.get_json()
-
-    futures = [pool.submit(send, *call) for call in calls]
-    return [future.result(timeout=REQUEST_TIMEOUT) for future in futures]
 
 
 def create_parent(client, code):

@@ -6,20 +6,18 @@ and the section 3 invariants hold after every round."""
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.helpers import check_invariants, log_in, pg_only
+from tests.helpers import check_invariants, log_in, pg_only, race
 from tests.sites.support import make_site
 
 pytestmark = pg_only
 
 REPEAT = 50
-TIMEOUT = 30
 CAPACITY = 60
 
 
@@ -55,17 +53,6 @@ def stations(app, make_user):
     db.session.rollback()
     return clients
 
-
-def race(pool, calls):
-    barrier = threading.Barrier(len(calls))
-
-    def send(client, path, body):
-        barrier.wait(timeout=TIMEOUT)
-        response = client.post(path, json=body)
-        return response.status_code, response.get_json()
-
-    futures = [pool.submit(send, *call) for call in calls]
-    return [future.result(timeout=TIMEOUT) for future in futures]
 
 
 def post(client, path, body, status):
