@@ -43,7 +43,10 @@ def show_station():
     parent = _current_parent(request.args.get("parent"))
     state = None
     if parent is not None:
-        state = parent_dict(parent, store.children_codes(parent.id))
+        children = store.children_codes(parent.id)
+        # The count is that of the list shown: a batch sent while the page was made (a
+        # station draining its queue) may have linked children after the parent was read.
+        state = {**parent_dict(parent, children), "child_count": len(children)}
     form = ScanForm(parent=parent.code if parent else "")
     return render_template(
         "scanning/station.html", form=form, parent=state,

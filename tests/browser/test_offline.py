@@ -153,7 +153,9 @@ def test_a_session_that_ended_during_the_outage_drains_after_login(live_server, 
     page.wait_for_selector("#message a:text('Log in')", timeout=30_000)
     assert links_in("SB00014") == 0
 
-    log_in_page(page, live_server, staff.username, PASSWORD)
+    log_in_page(page, live_server, staff.username, PASSWORD)  # the station drains on load
+    page.wait_for_function("() => localStorage.getItem('tracetrack.waiting') === '0'",
+                           timeout=30_000)
     page.goto(live_server + "/scan?parent=SB00014")
     page.wait_for_selector("#count:text-is('3')", timeout=30_000)  # drained after login
     assert page.is_hidden("#waiting")
