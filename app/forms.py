@@ -9,10 +9,9 @@ let WTForms fill in %(max)d itself. app/i18n_wtforms.py lists those messages for
 from __future__ import annotations
 
 from flask_babel import get_translations
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF
 from wtforms.validators import ValidationError
-
-from app.forms import TranslatedForm
 
 
 class TranslatedCSRF(_FlaskFormCSRF):
@@ -26,7 +25,7 @@ class TranslatedCSRF(_FlaskFormCSRF):
             raise ValidationError(field.gettext(error.args[0])) from None
 
 
-class TranslatedForm(TranslatedForm):
+class TranslatedForm(FlaskForm):
     class Meta:
         csrf_class = TranslatedCSRF
 
