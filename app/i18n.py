@@ -243,6 +243,8 @@ WORDS = {
     # background jobs (app/jobs): an import's state in the list of imports
     "queued": N_("queued"), "running": N_("running"), "succeeded": N_("succeeded"),
     "failed": N_("failed"),
+    # an import's layout (in the audit trail)
+    "table": N_("plain table"), "supplier": N_("supplier sheet"),
 }
 
 

@@ -26,11 +26,11 @@ def state_words(status: str) -> str:
 
 
 def parents(count: int) -> str:
-    return ngettext("%(num)s parent", "%(num)s parents", count, num=number(count))
+    return ngettext("%(count)s parent", "%(count)s parents", count, count=number(count))
 
 
 def children(count: int) -> str:
-    return ngettext("%(num)s child", "%(num)s children", count, num=number(count))
+    return ngettext("%(count)s child", "%(count)s children", count, count=number(count))
 
 
 @dataclass
@@ -48,8 +48,8 @@ def import_sentence(counts: dict, dry_run: bool) -> str:
     """What an import did (or its dry run would do), with plurals right, in the request's
     language."""
     rejected = counts.get("rejected", 0)
-    refused = ngettext("%(num)s row refused", "%(num)s rows refused", rejected,
-                       num=number(rejected))
+    refused = ngettext("%(count)s row refused", "%(count)s rows refused", rejected,
+                       count=number(rejected))
     made = counts.get("parents_created", 0) + counts.get("children_linked", 0)
     if made == 0:
         if counts.get("already_linked") or counts.get("parents_existing"):
@@ -124,9 +124,9 @@ def describe(job: Job, record: Import | None = None) -> JobWords:
         result = job.result or {}
         if job.status == "succeeded":
             labels = result.get("labels", 0)
-            words.outcome = ngettext("%(num)s label sent to the printer at %(printer)s.",
-                                     "%(num)s labels sent to the printer at %(printer)s.",
-                                     labels, num=number(labels), printer=result.get("printer"))
+            words.outcome = ngettext("%(count)s label sent to the printer at %(printer)s.",
+                                     "%(count)s labels sent to the printer at %(printer)s.",
+                                     labels, count=number(labels), printer=result.get("printer"))
     elif job.status == "succeeded" and job.result:
         words.facts = [(str(key).replace("_", " ").capitalize(), _plain(value))
                        for key, value in job.result.items()]
@@ -139,7 +139,8 @@ def _plain(value) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(value)
     if isinstance(value, list):
-        return ngettext("%(num)s item", "%(num)s items", len(value), num=number(len(value)))
+        return ngettext("%(count)s item", "%(count)s items", len(value),
+                        count=number(len(value)))
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in value.items())
     return str(value)

@@ -9,7 +9,8 @@ from app.i18n import LANGUAGES
 from app.models import ROLES
 from app.forms import TranslatedForm
 
-ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
+ROLE_LABELS = {"staff": _l("Staff"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
+ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS.get(role, role.capitalize())) for role in ROLES]
 
 
 class UserFilterForm(TranslatedForm):
