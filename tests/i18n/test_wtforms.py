@@ -83,7 +83,7 @@ def test_a_hindi_user_sees_wtforms_messages_in_hindi_and_an_english_user_in_engl
         client, {}, {"username": "r" * 65, "password": "x"})
 
 
-def test_a_hindi_users_date_filter_and_list_choice_refusals_are_hindi(client, login_as,
+def test_a_hindi_admins_date_filter_refusal_is_hindi(client, login_as,
                                                                      make_user):
     login_as(make_user("sunita", "admin", language="hi"))
     html = client.get("/audit?date_from=31-31-2026").get_data(as_text=True)
