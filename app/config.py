@@ -176,6 +176,9 @@ class BaseConfig:
         # The CSRF token lives as long as the session that holds it, never less.
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+        # WTForms' own messages come from our catalog (app/forms.py), not from the catalogs
+        # WTForms ships (which have no Hindi).
+        self.WTF_I18N_ENABLED = False
 
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024, minimum=1024)
         self.HSTS_ENABLED = env_bool("HSTS_ENABLED", False)

@@ -240,6 +240,11 @@ WORDS = {
     # transfers between sites (issue 21)
     "received": N_("received"), "already_received": N_("already received"),
     "not_destination": N_("not coming to this site"), "not_at_origin": N_("not from this site"),
+    # background jobs (app/jobs): an import's state in the list of imports
+    "queued": N_("queued"), "running": N_("running"), "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    # an import's layout (in the audit trail)
+    "table": N_("plain table"), "supplier": N_("supplier sheet"),
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from app.domain import Text
+
 # A scan made offline is accepted with the client's time when it lies inside this window
 # around the server clock; outside it the server's time stands (see parse_client_scan_time).
 CLIENT_TIME_PAST = timedelta(days=7)
@@ -78,8 +80,8 @@ def parse_time(value: object, name: str, *, allow_date: bool = False,
 def check_date(value: date | None, name: str) -> date | None:
     """A calendar date (already parsed, e.g. by a form) inside the range filters take."""
     if value is not None and not EARLIEST.date() <= value < LATEST.date():
-        raise TimeRejected(f"{name} must lie between {_day(EARLIEST)} and "
-                           f"{_day(LATEST - timedelta(days=1))}.")
+        raise TimeRejected(Text("%(name)s must lie between %(first)s and %(last)s.", name=name,
+                                first=_day(EARLIEST), last=_day(LATEST - timedelta(days=1))))
     return value
 
 

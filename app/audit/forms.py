@@ -1,10 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, ValidationError
 
 from app.timeparse import TimeRejected, check_date
 from app.display import ACTION_WORDS
+from app.domain import Text
+from app.i18n import translate
+from app.forms import TranslatedForm
 
 
 class ListField(SelectField):
@@ -15,7 +17,7 @@ class ListField(SelectField):
             raise ValidationError(_l("Pick what changed from the list."))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(TranslatedForm):
     """The /audit filters: a GET form, so no CSRF token and shareable addresses."""
 
     class Meta:
@@ -23,7 +25,7 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField(_l("Who (username)"), validators=[Optional(), Length(max=64)],
                         render_kw={"autocapitalize": "none", "spellcheck": "false"})
-    action = ListField("What", choices=[("", _l("Any change")), ("user.", _l("Any change to a user")),
+    action = ListField(_l("What"), choices=[("", _l("Any change")), ("user.", _l("Any change to a user")),
                                        ("bag.", _l("Any bag correction")), ("label.", _l("Any label printing")),
                                        *((key, _l(value)) for key, value in ACTION_WORDS.items())],
                        validators=[Optional()])
@@ -45,6 +47,6 @@ class AuditFilterForm(FlaskForm):
 
 def _in_range(field) -> None:
     try:
-        check_date(field.data, "The date")
+        check_date(field.data, Text("The date"))
     except TimeRejected as error:
-        raise ValidationError(error.message) from None
+        raise ValidationError(translate(error.message)) from None

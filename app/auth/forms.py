@@ -1,10 +1,11 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import TranslatedForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(TranslatedForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True,
                                       "autocapitalize": "none"})
@@ -14,13 +15,13 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(TranslatedForm):
     """A bare button that posts: logout, undo. Carries only the CSRF token."""
 
     submit = SubmitField(_l("Submit"))
 
 
-class SecondFactorForm(FlaskForm):
+class SecondFactorForm(TranslatedForm):
     code = StringField(_l("Code from your authenticator app, or a recovery code"),
                        validators=[DataRequired(message=_l("Type the 6-digit code from the app.")),
                                    Length(max=32)],
@@ -30,7 +31,7 @@ class SecondFactorForm(FlaskForm):
     submit = SubmitField(_l("Continue"))
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(TranslatedForm):
     code = StringField(_l("The 6-digit code the app shows now"),
                        validators=[DataRequired(message=_l("Type the 6-digit code from the app.")),
                                    Length(max=32)],

@@ -155,14 +155,14 @@ def second_factor():
             db.session.commit()
             if used == "recovery_code":
                 left = two_factor.remaining_recovery_codes(user)
-                flash(f"You logged in with a recovery code; it cannot be used again. {left} "
-                      "are left: ask an admin to reset your second factor when they run "
-                      "low.", "warning")
+                flash(_("You logged in with a recovery code; it cannot be used again. "
+                        "%(left)s are left: ask an admin to reset your second factor when "
+                        "they run low.", left=left), "warning")
             return _complete_login(user, pending.get("next") or "", used)
         db.session.rollback()
         security_event("login_failed", username=user.username, reason="second_factor")
-        form.code.errors.append("That code is not right, or was used already. Type the code "
-                                "the app shows now, or one of your recovery codes.")
+        form.code.errors.append(_("That code is not right, or was used already. Type the "
+                                  "code the app shows now, or one of your recovery codes."))
         status = 422
     return render_template("auth/two_factor.html", form=form, user=user), status
 
@@ -190,8 +190,9 @@ def enrol_second_factor():
             _complete_login(user, target, "totp")
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next_url=target or _start_page())
-        form.code.errors.append("That code is not right. Check that the app shows TraceTrack "
-                                f"({user.username}) and type the code it shows now.")
+        form.code.errors.append(_("That code is not right. Check that the app shows TraceTrack "
+                                  "(%(name)s) and type the code it shows now.",
+                                  name=user.username))
         status = 422
     uri = two_factor.provisioning_uri(user, secret)
     return render_template("auth/two_factor_setup.html", form=form, user=user,

@@ -2,10 +2,11 @@
 API alike); these forms carry the CSRF token and render the fields."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+
+from app.forms import TranslatedForm
 
 CODE_INPUT = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 
@@ -17,7 +18,7 @@ def _reason_field(placeholder=None):
                                   or _l("Why? (kept with the dispatch's history)")})
 
 
-class DispatchFilterForm(FlaskForm):
+class DispatchFilterForm(TranslatedForm):
     """The list's filters: a GET form, no CSRF token (it changes nothing)."""
 
     class Meta:
@@ -32,7 +33,7 @@ class DispatchFilterForm(FlaskForm):
     submit = SubmitField(_l("Filter"))
 
 
-class NewDispatchForm(FlaskForm):
+class NewDispatchForm(TranslatedForm):
     vehicle_number = StringField(_l("Vehicle number"), render_kw={**CODE_INPUT,
                                                                   "placeholder": "MH12AB1234"})
     destination = StringField(_l("Destination"), render_kw={"autocomplete": "off"})
@@ -47,39 +48,39 @@ class NewDispatchForm(FlaskForm):
     submit = SubmitField(_l("Open the dispatch"))
 
 
-class LoadForm(FlaskForm):
+class LoadForm(TranslatedForm):
     code = StringField(_l("Scan a parent"), render_kw={**CODE_INPUT, "maxlength": 256})
     submit = SubmitField(_l("Load"))
 
 
-class UnloadForm(FlaskForm):
+class UnloadForm(TranslatedForm):
     code = StringField(_l("Parent"))
     submit = SubmitField(_l("Unload"))
 
 
-class SendForm(FlaskForm):
+class SendForm(TranslatedForm):
     reason = _reason_field(_l("Why it leaves short (only when it does)"))
     submit = SubmitField(_l("Dispatch"))
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Reopen for loading"))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Cancel this dispatch"))
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(TranslatedForm):
     parent = StringField(_l("Parent that came back"), render_kw={**CODE_INPUT,
                                                                  "placeholder": "SB00001"})
     reason = _reason_field()
     submit = SubmitField(_l("Take the return"))
 
 
-class ReceiveForm(FlaskForm):
+class ReceiveForm(TranslatedForm):
     """A transfer's parent scanned as it comes off the truck (issue 21)."""
 
     code = StringField(_l("Scan a parent as it comes off"),

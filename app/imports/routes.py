@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
                    stream_with_context, url_for)
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.domain import N_
 from app.i18n import translate
 from app.auth.decorators import role_required
 from app.errors import error_response
@@ -24,6 +26,8 @@ from app.models.job import SUCCEEDED
 bp = Blueprint("imports", __name__)
 
 REPORT_RUNS = {"check": "dry-run", "import": "report"}
+LAYOUTS = {"table": N_("plain table (code, kind, parent_code)"),
+           "supplier": N_("supplier sheet (Sr. No., QR Code)")}
 
 
 def _index(form: UploadForm, status: int = 200):
@@ -37,7 +41,7 @@ def _find_import(import_id: int) -> Import | None:
 
 def _not_found():
     return error_response(404, "import_not_found",
-                          "There is no such import. Pick one from the list of imports.")
+                          N_("There is no such import. Pick one from the list of imports."))
 
 
 @bp.get("/imports")
@@ -61,8 +65,8 @@ def upload_import():
         return _index(form, 422)
     db.session.commit()
     wake()
-    flash(f"{record.filename} is uploaded. Its dry run is checking every row: nothing is "
-          "imported until you confirm.", "info")
+    flash(_("%(name)s is uploaded. Its dry run is checking every row: nothing is imported "
+            "until you confirm.", name=record.filename), "info")
     return redirect(url_for("imports.show_import", import_id=record.id))
 
 
@@ -96,7 +100,7 @@ def confirm_import(import_id: int):
         return redirect(url_for("imports.show_import", import_id=import_id))
     db.session.commit()
     wake()
-    flash(f"The import is running as job {job.id}.", "info")
+    flash(_("The import is running as job %(id)s.", id=job.id), "info")
     return redirect(url_for("imports.show_import", import_id=import_id))
 
 
@@ -110,8 +114,8 @@ def download_report(import_id: int, run: str):
     job = db.session.get(Job, job_id) if job_id else None
     if job is None or job.status != SUCCEEDED:
         return error_response(409, "report_not_ready",
-                              "This report is ready once its job has finished. Wait for it on "
-                              "the import's page.")
+                              N_("This report is ready once its job has finished. Wait for it "
+                                 "on the import's page."))
     name = f"import-{record.id}-{REPORT_RUNS[run]}.csv"
     return Response(stream_with_context(report.report_chunks(job.id)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -119,6 +123,5 @@ def download_report(import_id: int, run: str):
 
 @bp.app_template_filter("import_layout")
 def import_layout(layout: str) -> str:
-    return {"table": "plain table (code, kind, parent_code)",
-            "supplier": "supplier sheet (Sr. No., QR Code)"}.get(layout, layout)
+    return _(LAYOUTS[layout]) if layout in LAYOUTS else layout
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from app.jobs import queue
 from app.errors import is_busy
-from app.domain import DomainError
+from app.domain import DomainError, Text
 from app.extensions import db
 from app.imports import parse_process
 from app.models import (Job,
@@ -102,11 +102,12 @@ def upload_gone_message(record: Import) -> str:
     """What a page, the API or a job says about an upload whose file was purged."""
     when = _when(record.content_purged_at)
     if record.import_result:
-        return (f"The uploaded file was removed on {when}, once its import had finished; its "
-                "reports stay. To import the file again, upload it again.")
+        return Text("The uploaded file was removed on %(when)s, once its import had finished; "
+                    "its reports stay. To import the file again, upload it again.", when=when)
     hours = current_app.config["IMPORT_UPLOAD_RETENTION_HOURS"]
-    return (f"The uploaded file was removed on {when}: a file that is not imported within "
-            f"{hours} hours of its upload is not kept. Upload it again to import it.")
+    return Text("The uploaded file was removed on %(when)s: a file that is not imported within "
+                "%(hours)s hours of its upload is not kept. Upload it again to import it.",
+                when=when, hours=hours)
 
 
 def upload_state(record: Import) -> dict:

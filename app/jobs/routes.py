@@ -2,6 +2,7 @@
 JSON status the page polls."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from app.extensions import db
 from app.jobs.queue import enqueue
 from app.jobs.runner import wake
 from app.jobs.services import visible_job
-from app.jobs.words import STATES, describe_all, import_sentence
+from app.jobs.words import describe_all, import_sentence, state_words
 from app.models import Job
 from app.scanning.jobs import VERIFY_BAGS
 
@@ -21,7 +22,7 @@ bp.add_app_template_global(import_sentence, "import_sentence")
 
 @bp.app_template_filter("job_state")
 def job_state(status: str) -> str:
-    return STATES.get(status, status)
+    return state_words(status)
 
 
 @bp.get("/jobs")
@@ -40,7 +41,7 @@ def show_job(job_id: int):
     job = visible_job(job_id)
     if job is None:
         return render_template("errors/error.html", status=404, code="job_not_found",
-                               message="There is no such job, or it is not yours.",
+                               message=_("There is no such job, or it is not yours."),
                                request_id=""), 404
     return render_template("jobs/show.html", job=job, words=describe_all([job])[0][1])
 
@@ -51,5 +52,5 @@ def start_verify_bags():
     job = enqueue(VERIFY_BAGS, {}, current_user)
     db.session.commit()
     wake()
-    flash(f"Check of every parent's count started as job {job.id}.", "info")
+    flash(_("Check of every parent's count started as job %(id)s.", id=job.id), "info")
     return redirect(url_for("jobs.show_job", job_id=job.id))

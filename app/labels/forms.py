@@ -1,13 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from app.labels.zpl import DPIS
+from app.forms import TranslatedForm
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(TranslatedForm):
     """Reserve the next codes of a prefix; the rule book checks the values (as for the API)."""
 
     prefix = StringField(_l("Codes start with"), validators=[InputRequired()],
@@ -18,7 +18,7 @@ class SeriesForm(FlaskForm):
     submit = SubmitField(_l("Reserve codes"))
 
 
-class PrintForm(FlaskForm):
+class PrintForm(TranslatedForm):
     dpi = SelectField(_l("Printer resolution"),
                       choices=[SelectChoice(str(d), _l("%(dpi)s dpi", dpi=d)) for d in DPIS],
                       default="203")

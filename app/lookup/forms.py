@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
+from app.forms import TranslatedForm
 
-class BagFilterForm(FlaskForm):
+
+class BagFilterForm(TranslatedForm):
     """The bag list's filters: a GET form, so no CSRF token (it changes nothing).
     The service parses and checks the values, for the page and the API alike."""
 
@@ -30,7 +31,7 @@ class BagFilterForm(FlaskForm):
     submit = SubmitField(_l("Filter"))
 
 
-class FindForm(FlaskForm):
+class FindForm(TranslatedForm):
     """Scan-to-find on the not-found page (the navigation has the same box)."""
 
     class Meta:
@@ -48,12 +49,12 @@ def _reason_field():
                                   "placeholder": _l("Why? (kept in the audit log)")})
 
 
-class UnlinkForm(FlaskForm):
+class UnlinkForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Take out of its parent"))
 
 
-class MoveForm(FlaskForm):
+class MoveForm(TranslatedForm):
     parent = StringField(_l("Move to parent"), validators=[Length(max=256)],
                          render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                     "spellcheck": "false", "placeholder": "SB00001"})
@@ -61,16 +62,16 @@ class MoveForm(FlaskForm):
     submit = SubmitField(_l("Move"))
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Complete"))
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Reopen"))
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(TranslatedForm):
     reason = _reason_field()
     submit = SubmitField(_l("Delete this bag"))

@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.forms import TranslatedForm
 
-class SiteForm(FlaskForm):
+
+class SiteForm(TranslatedForm):
     """A new site (the code is fixed once made: labels and bills carry it)."""
 
     code = StringField(_l("Code"), validators=[DataRequired(message=_l("Type the site's code.")),
@@ -21,7 +22,7 @@ class SiteForm(FlaskForm):
     submit = SubmitField(_l("Create site"))
 
 
-class EditSiteForm(FlaskForm):
+class EditSiteForm(TranslatedForm):
     name = StringField(_l("Name"), validators=[DataRequired(message=_l("Type the site's name.")),
                                                Length(max=120)])
     timezone = StringField(_l("Time zone"),
@@ -30,14 +31,14 @@ class EditSiteForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class SwitchSiteForm(FlaskForm):
+class SwitchSiteForm(TranslatedForm):
     """The site switch in the navigation and the choice after login."""
 
     site = HiddenField()
     next = HiddenField()
 
 
-class UserSitesForm(FlaskForm):
+class UserSitesForm(TranslatedForm):
     """The sites a user works in, as checkboxes (the user's page)."""
 
     sites = SelectMultipleField(_l("Sites"), choices=[], validate_choice=False,

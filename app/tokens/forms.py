@@ -1,6 +1,5 @@
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange
@@ -9,6 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.auth.passwords import MAX_LENGTH
 from app.auth.tokens import DEFAULT_DAYS, MAX_DAYS, NAME_MAX
 from app.domain import N_
+from app.forms import TranslatedForm
 
 # What each scope lets a token do, in the words of the page (DESIGN 8.7); translated where
 # shown. The scope's own name (scan, bags:read) is what the API says: it stays as it is.
@@ -28,7 +28,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class TokenForm(FlaskForm):
+class TokenForm(TranslatedForm):
     name = StringField(_l("Name"), validators=[InputRequired(_l("Give the token a name.")),
                                                Length(max=NAME_MAX)],
                        render_kw={"placeholder": _l("e.g. ERP dispatch sync"),
@@ -60,7 +60,7 @@ class TokenForm(FlaskForm):
         return self
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(TranslatedForm):
     """A bare button: posts its CSRF token only."""
 
     submit = SubmitField(_l("Revoke"))

@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
@@ -8,11 +7,13 @@ from flask_babel import lazy_gettext as _l
 from app.auth.passwords import MAX_LENGTH
 from app.i18n import LANGUAGES
 from app.models import ROLES
+from app.forms import TranslatedForm
 
-ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
+ROLE_LABELS = {"staff": _l("Staff"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
+ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS.get(role, role.capitalize())) for role in ROLES]
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(TranslatedForm):
     """The /users list filters: a GET form, so no CSRF token and shareable addresses."""
 
     class Meta:
@@ -52,7 +53,7 @@ def password_choice_is_clear(form) -> bool:
     return True
 
 
-class CreateUserForm(FlaskForm):
+class CreateUserForm(TranslatedForm):
     username = StringField(_l("Username"), validators=[DataRequired(message=_l("Type a username.")),
                                                    Length(max=64)],
                            render_kw={"autocapitalize": "none", "autocomplete": "off",
@@ -64,35 +65,35 @@ class CreateUserForm(FlaskForm):
     submit = SubmitField(_l("Create user"))
 
 
-class EditUserForm(FlaskForm):
+class EditUserForm(TranslatedForm):
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     submit = SubmitField(_l("Save changes"))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(TranslatedForm):
     generate = _generate_field()
     password = _password_field()
     submit = SubmitField(_l("Reset password"))
 
 
-class DeactivateForm(FlaskForm):
+class DeactivateForm(TranslatedForm):
     submit = SubmitField(_l("Deactivate"))
 
 
-class ReactivateForm(FlaskForm):
+class ReactivateForm(TranslatedForm):
     submit = SubmitField(_l("Reactivate"))
 
 
-class EndSessionsForm(FlaskForm):
+class EndSessionsForm(TranslatedForm):
     submit = SubmitField(_l("Log out everywhere"))
 
 
-class ResetTwoFactorForm(FlaskForm):
+class ResetTwoFactorForm(TranslatedForm):
     submit = SubmitField(_l("Reset second factor"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(TranslatedForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Type your current password.")),
                                         Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"})
@@ -115,7 +116,7 @@ TIMEZONE_CHOICES = ("Asia/Kolkata", "Asia/Dubai", "Asia/Kathmandu", "Asia/Dhaka"
                     "Asia/Singapore", "Europe/London", "UTC")
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(TranslatedForm):
     """A user's own language and time zone (issue 23)."""
 
     language = SelectField(_l("Language"), validate_choice=False)

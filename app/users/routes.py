@@ -17,7 +17,7 @@ from app.auth.decorators import role_required
 from app.auth.services import AccountError
 from app.errors import error_response
 from app.extensions import db, limiter
-from app.domain import DomainError
+from app.domain import N_, DomainError
 from app.sites import services as sites_service
 from app.sites.forms import UserSitesForm
 from app.users import services
@@ -76,7 +76,8 @@ def new_user():
                 return render_template("users/new.html", form=form), error.status
             if generated:
                 return _show_password_once(user, generated, created=True)
-            flash(f"User {user.username} created with the password you typed.", "success")
+            flash(_("User %(name)s created with the password you typed.", name=user.username),
+                  "success")
             return redirect(url_for("users.show_user", username=user.username), 303)
         return render_template("users/new.html", form=form), 422
     return render_template("users/new.html", form=form)
@@ -149,7 +150,7 @@ def edit_user(username):
         db.session.rollback()
         _show_field_error(form, error)
         return _render_user(user, error.status, error=translate(error.message), edit_form=form)
-    flash(f"Saved {user.username}.", "success")
+    flash(_("Saved %(name)s.", name=user.username), "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
 
@@ -200,7 +201,8 @@ def reset_password(username):
         return _render_user(user, error.status, error=translate(error.message), reset_form=form)
     if generated:
         return _show_password_once(user, generated, created=False)
-    flash(f"Password of {user.username} reset; their sessions have ended.", "success")
+    flash(_("Password of %(name)s reset; their sessions have ended.", name=user.username),
+          "success")
     return redirect(url_for("users.show_user", username=user.username), 303)
 
 
@@ -212,7 +214,7 @@ def _button(form_class, prefix: str, change, done: str):
     def view(username):
         user = _load(username)
         if not form_class(prefix=prefix).validate():
-            return _render_user(user, 400, error="The form could not be read. Try again.")
+            return _render_user(user, 400, error=_("The form could not be read. Try again."))
         try:
             change(user)
             db.session.commit()
@@ -221,7 +223,7 @@ def _button(form_class, prefix: str, change, done: str):
             return _render_user(user, error.status, error=translate(error.message))
         if user.id == current_user.id:
             login_user(user)  # the session version moved on: keep this session, end the others
-        flash(done.format(username=user.username), "success")
+        flash(_(done, name=user.username), "success")
         return redirect(url_for("users.show_user", username=user.username), 303)
 
     return view
@@ -232,17 +234,17 @@ def _button(form_class, prefix: str, change, done: str):
 BUTTONS = {
     "deactivate": ("deactivate_user", DeactivateForm, "deactivate",
                    lambda user: services.update_user(_actor(), user, {"is_active": False}),
-                   "{username} is deactivated and logged out everywhere."),
+                   N_("%(name)s is deactivated and logged out everywhere.")),
     "reactivate": ("reactivate_user", ReactivateForm, "reactivate",
                    lambda user: services.update_user(_actor(), user, {"is_active": True}),
-                   "{username} is active again and can log in."),
+                   N_("%(name)s is active again and can log in.")),
     "two-factor/reset": ("reset_user_two_factor", ResetTwoFactorForm, "twofactor",
                          lambda user: services.reset_two_factor(_actor(), user),
-                         "The second factor of {username} is removed and their sessions have "
-                         "ended; they set up a new one at their next login."),
+                         N_("The second factor of %(name)s is removed and their sessions have "
+                            "ended; they set up a new one at their next login.")),
     "logout-everywhere": ("end_user_sessions", EndSessionsForm, "sessions",
                           lambda user: services.log_out_everywhere(_actor(), user),
-                          "Every session of {username} has ended."),
+                          N_("Every session of %(name)s has ended.")),
 }
 for path, (endpoint, form_class, prefix, change, done) in BUTTONS.items():
     bp.add_url_rule(f"/users/<username>/{path}", endpoint,
@@ -275,7 +277,7 @@ def show_account():
             _show_errors(form, error)
             return _render_account(form, error.status)
         login_user(user)  # this session carries the new version; every other one has ended
-        flash("Your password is changed. Your other sessions have ended.", "success")
+        flash(_("Your password is changed. Your other sessions have ended."), "success")
         return redirect(url_for("users.show_account"), 303)
     return _render_account(form)
 

@@ -397,3 +397,81 @@ def test_the_dispatch_rules_say_a_nested_word_in_the_requests_language(app):
             "है। सुपरवाइज़र से इसे फिर खुलवाएँ।")
         assert translate(on_dispatch.value.message).startswith(
             "SB00001 डिस्पैच D000009 पर है: इसे फिर नहीं खोला जा सकता।")
+
+
+# --- the admin's pages: users, the audit log, imports and jobs ------------------------------
+
+@pytest.fixture
+def admin_floor(app, client, login_as, make_user):
+    """A Hindi admin who made and deactivated a user (the audit log, the user's page), and
+    uploaded a supplier file through the page, checked and imported it (the import's and the
+    jobs' pages). Returns the admin and the import's id."""
+    import io
+
+    import async_handler
+    from app.users import services as users
+
+    admin = make_user("sunita", "admin", language="hi", timezone="Asia/Kolkata")
+    rekha, _ = users.create_account(admin, "rekha", "staff", PASSWORD_FOR_REKHA, "रेखा")
+    db.session.commit()
+    users.update_user(admin, rekha, {"is_active": False})
+    db.session.commit()
+
+    def run_jobs():
+        db.session.commit()
+        while async_handler.JobRunner(app).run_once():
+            pass
+        db.session.expire_all()
+
+    login_as(admin)
+    rows = "code,kind,parent_code\r\nSB00001,parent,\r\n" + "".join(
+        f"C000{n},child,SB00001\r\n" for n in range(1, 4)) + "C0001,child,SB00009\r\n"
+    answer = client.post("/imports", data={"file": (io.BytesIO(rows.encode()), "batch.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code in (302, 303), answer.get_data(as_text=True)[:300]
+    import_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    run_jobs()
+    client.post(f"/imports/{import_id}/confirm")
+    run_jobs()
+    client.get(f"/imports/{import_id}")  # shows (and so drops) the upload's notices
+    return admin, import_id
+
+
+PASSWORD_FOR_REKHA = "a long enough passphrase here"
+# The supplier file's own column names (as its header says them) and the file's name: data.
+COLUMNS = {"code", "kind", "parent", "child", "Sr", "No", "Code", "LABEL", "NO", "LOT"}
+ADMIN_PAGES = {
+    "/users": set(), "/users/rekha": {"rekha"}, "/audit": {"batch", "csv"},
+    "/imports": COLUMNS | {"batch", "csv", "xlsx", "MiB"},  # a file extension, a unit "import": COLUMNS | {"batch", "csv"},
+    "/jobs": {"batch", "csv"}, "import job": {"batch", "csv"},
+}
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_a_hindi_admins_user_audit_import_and_job_pages_have_no_english_left(
+        client, admin_floor, path):
+    from app.models.imports import Import
+
+    _, import_id = admin_floor
+    record = db.session.get(Import, import_id)
+    url = {"import": f"/imports/{import_id}",
+           "import job": f"/jobs/{record.import_job_id}"}.get(path, path)
+    response = client.get(url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html[:300]
+    assert '<html lang="hi">' in html
+    assert english_words(html, DATA | {"sunita"} | ADMIN_PAGES[path]) == []
+    assert re.search(r"[\u0900-\u097F]", html)
+
+
+def test_a_hindi_admin_reads_the_import_and_the_audit_in_hindi(client, admin_floor):
+    _, import_id = admin_floor
+    page = client.get(f"/imports/{import_id}").get_data(as_text=True)
+    # The plurals (one row, several parents and bags) and the counts of the dry run and import.
+    assert ("2 बड़ी बोरियाँ और 3 थैलियाँ बनेंगी, 3 थैलियाँ जुड़ेंगी (0 बड़ी बोरी पूरी होंगी); "
+            "0 थैली पहले से जुड़ी; 1 पंक्ति नामंज़ूर।") in page
+    assert "2 बड़ी बोरियाँ और 3 थैलियाँ बनीं, 3 थैलियाँ जुड़ीं" in page
+    audit = client.get("/audit").get_data(as_text=True)
+    assert "यूज़र बंद किया गया" in audit and "फ़ाइल इम्पोर्ट हुई" in audit
+    assert "हाँ" in audit and "कर्मचारी" in audit  # is_active: True, role: staff
+    assert "सादी तालिका" in audit  # the import's layout
