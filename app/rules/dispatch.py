@@ -45,6 +45,7 @@ class DispatchState:
     transfer: bool = False
     at_origin: bool = True
     at_destination: bool = False
+    received: int = 0  # a transfer's parents already received at its destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,12 @@ def receive(actor: Actor, dispatch: DispatchState, code: str, parent: BagState |
     return RECEIVE
 
 
+def arrived(dispatch: DispatchState) -> bool:
+    """A transfer is received once none of its parents is still on the way and at least one
+    came (the others taken back as returns)."""
+    return dispatch.transfer and dispatch.loaded == 0 and dispatch.received > 0
+
+
 def dispatch_exists(code: str) -> Refusal:
     return Refusal("dispatch_exists", Text("There is already a dispatch %(dispatch)s. Use "
                                            "another code, or leave it empty to have one made.",
@@ -293,6 +300,11 @@ def reopen(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str,
             "Dispatch %(dispatch)s is %(status)s: only a dispatched one can be reopened.",
             dispatch=state.code, status=_status(state.status)),
                       dispatch_status=state.status)
+    if state.received:
+        raise Refusal("dispatch_partly_received", Text(
+            "%(count)s parents of dispatch %(dispatch)s are already received where it went: "
+            "it cannot be reopened. Take the parents that did not arrive back as returns.",
+            count=state.received, dispatch=state.code), received=state.received)
     return REOPEN, reason
 
 
