@@ -185,3 +185,22 @@ def test_a_transfer_whose_last_parent_in_transit_is_returned_is_received(transfe
     assert detail["status"] == "received" and detail["missing"] == []
     assert detail["returned"] == [PARENTS[-1]]
     assert site_of(PARENTS[-1]) == "MAIN"
+
+
+def test_a_transfer_coming_in_is_not_the_destinations_dispatch_out(transfer):
+    """The dashboard's dispatch card counts what leaves the site: a transfer on its way in
+    is not FAR's loading, dispatched or parents out (before, FAR counted MAIN's truck)."""
+    main, far_client, _far = transfer
+    card = lambda client: client.get("/api/v1/dashboard/stats").get_json()["dispatches"]  # noqa: E731
+    assert card(main)["loading"] == 1
+    assert card(far_client)["loading"] == 0
+
+    assert main.post("/api/v1/dispatches/T000001/dispatch", json={}).status_code == 200
+
+    out = {key: card(main)[key] for key in ("dispatched_today", "parents_out_today",
+                                            "bags_out_today")}
+    assert out == {"dispatched_today": 1, "parents_out_today": 10, "bags_out_today": 20}
+    far = {key: card(far_client)[key] for key in ("loading", "dispatched_today",
+                                                  "parents_out_today", "bags_out_today")}
+    assert far == {"loading": 0, "dispatched_today": 0, "parents_out_today": 0,
+                   "bags_out_today": 0}
