@@ -149,3 +149,25 @@ def test_a_transfer_arrives_when_none_is_on_the_way_and_one_came(transfer, loade
     dispatch = rules.DispatchState("T000001", "dispatched", 3, loaded, transfer=transfer,
                                    received=received)
     assert rules.arrived(dispatch) is arrived
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_destination_site_is_no_transfer(blank):
+    """"   " was a transfer to the site "" ("There is no site . Check the site's code.")."""
+    fields = rules.new_dispatch(BOSS, {"destination": "Nagpur depot", "expected_parents": 2,
+                                       "vehicle_number": "MH12AB1234",
+                                       "destination_site": blank})
+    assert fields.destination_site is None and fields.destination == "Nagpur depot"
+
+
+def test_refusals_about_the_destination_site_and_receiving_are_translatable():
+    with pytest.raises(Refusal) as refused:
+        rules.new_dispatch(BOSS, {"destination_site": 5})
+    with pytest.raises(Refusal) as nowhere:
+        rules.transfer_site("MOON", found=False, same_site=False)
+    with pytest.raises(Refusal) as forbidden:
+        rules.receive(STAFF, rules.DispatchState("T000001", "dispatched", 1, 1, transfer=True,
+                                                 at_destination=True), "SB00001", None, None)
+    for error in (refused, nowhere, forbidden):
+        assert hasattr(error.value.message, "template"), error.value.message
+    assert "receive" in forbidden.value.message and "supervisor" in forbidden.value.message
