@@ -1,4 +1,4 @@
-"""TraceTrack application factory: config -> extensions -> blueprints -> errors -> cli -> logging.
+"""TraceTrack application factory: config -> extensions -> URL converters -> blueprints -> errors -> cli -> logging.
 Nothing here opens a connection or starts a thread at import time."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def create_app(env_name: str | None = None, overrides: dict | None = None) -> Fl
     )
     configure(app, env_name, overrides)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_request_hooks(app)
     register_error_handlers(app)
@@ -64,6 +65,19 @@ def register_extensions(app: Flask) -> None:
 
     init_assets(app)
     init_i18n(app)
+
+
+def register_url_converters(app: Flask) -> None:
+    """An <int:...> in a path is a row id: one larger than the database's integer columns
+    hold is simply absent (404), not a 500 from a driver that cannot bind it."""
+    from werkzeug.routing import IntegerConverter
+
+    class RowIdConverter(IntegerConverter):
+        def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+            kwargs.setdefault("max", 2**63 - 1)  # BIGINT, and SQLite's INTEGER
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def register_blueprints(app: Flask) -> None:

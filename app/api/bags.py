@@ -111,7 +111,8 @@ def reopen_bag(code):
 
 @bp.delete("/bags/<code>")
 @role_required("supervisor")
-@correction("deleted", errors=("has_children",), example={"reason": "misprint"})
+@correction("deleted", errors=("has_children", "parent_has_dispatch_history"),
+            example={"reason": "misprint"})
 def delete_bag(code):
     """Delete a bag made by mistake (a parent must be empty); its history stays."""
     return _correct(corrections.delete_bag, code)

@@ -143,7 +143,8 @@ def send_dispatch(code):
 @bp.post("/dispatches/<path:code>/reopen")
 @role_required("supervisor")
 @operation(role="supervisor", body=s.DispatchReason, answers={200: s.DispatchChange},
-           results=("reopened",), errors=(*BY_SUPERVISOR, "dispatch_not_dispatched"),
+           results=("reopened",),
+           errors=(*BY_SUPERVISOR, "dispatch_not_dispatched", "dispatch_partly_received"),
            tags=("dispatches",),
            examples={"request": {"reason": "wrong truck"},
                      200: {"result": "reopened", "dispatch": DISPATCH_EXAMPLE}})

@@ -1,7 +1,7 @@
 """Sites over JSON (DESIGN 8.5, 8.7; issue 21): admins list, create and change sites; every
 user switches the session's site among their own. The same services as the /sites pages."""
 
-from flask import url_for
+from flask import g, url_for
 from flask_login import current_user, login_required
 
 from app.api import bp
@@ -61,6 +61,8 @@ def update_site(code):
                      200: {"result": "switched", "site": SITE_EXAMPLE}})
 def switch_session_site():
     """Work in another of your sites from now on (this session): its bags, dispatches,
-    figures. A site you do not work in answers 404 site_not_found, as an unknown one."""
-    site = services.switch_site(current_user, body().site)
+    figures. A site you do not work in answers 404 site_not_found, as an unknown one. With a
+    token there is no session: it names a site the token may work in (403 site_not_allowed
+    otherwise) and changes nothing; send X-Site with each request instead."""
+    site = services.switch_site(current_user, body().site, g.get("api_token"))
     return json_response({"result": "switched", "site": site.to_dict()})

@@ -85,7 +85,7 @@ def create_token(user: User, name: str, scopes: list[str], days: int | None,
         raise DomainError("wrong_password", Text("The current password is not right. Type it "
                                                  "again."), 422, field="password")
     name = (name or "").strip()
-    if not name or len(name) > NAME_MAX:
+    if not name or len(name) > NAME_MAX or not name.isprintable():
         raise DomainError("invalid_input", Text("Give the token a name of 1 to %(most)s "
                                                 "characters, e.g. the system that will use it.",
                                                 most=NAME_MAX), 422, field="name")

@@ -110,6 +110,13 @@ def here(model):
     return true() if site_id is None else site_condition(model, site_id)
 
 
+def leaving_here(model):
+    """The dispatches that leave the current site (not a transfer on its way in from another:
+    that is the other site's dispatch out); true outside a site."""
+    site_id = current_site_id()
+    return true() if site_id is None else model.site_id == site_id
+
+
 def app_timezone() -> ZoneInfo:
     """The site's zone (issue 21): its "today" and its hours, whoever looks; outside a site
     the viewer's (their setting, else APP_TIMEZONE)."""
@@ -180,7 +187,7 @@ def dashboard_stats(now: datetime | None = None) -> dict:
             "exceptions": _exceptions(conn, win),
             "imports": _imports_today(conn, win),
             "dispatches": dispatch_figures(conn, win.day_start, win.day_end, win.now, win.iso,
-                                           here),
+                                           leaving_here),
             "generated_at": win.iso(win.now),
             "timezone": str(win.tz),
         }

@@ -76,12 +76,21 @@ def _state(dispatch: Dispatch) -> rules.DispatchState:
                                transfer=dispatch.destination_site_id is not None,
                                at_origin=here in (None, dispatch.site_id),
                                at_destination=here is not None
-                               and here == dispatch.destination_site_id)
+                               and here == dispatch.destination_site_id,
+                               received=_live_count(dispatch.id, ITEM_RECEIVED)
+                               if dispatch.destination_site_id is not None else 0)
 
 
-def _live_count(dispatch_id: int) -> int:
+def _live_count(dispatch_id: int, state: str = ITEM_LOADED) -> int:
     return db.session.scalar(select(func.count()).select_from(DispatchItem).where(
-        DispatchItem.dispatch_id == dispatch_id, DispatchItem.state == ITEM_LOADED))
+        DispatchItem.dispatch_id == dispatch_id, DispatchItem.state == state))
+
+
+def _received_if_arrived(dispatch: Dispatch, now) -> None:
+    """A transfer with none of its parents on the way any more is received."""
+    db.session.flush()
+    if rules.arrived(_state(dispatch)):
+        dispatch.status, dispatch.received_at = RECEIVED, now
 
 
 def _parent_code(raw: object) -> str:
@@ -286,6 +295,7 @@ def return_parent(user: User, raw_dispatch: object, raw_code: object,
     item = _live_item(dispatch.id, parent.id)
     item.state, item.returned_at = ITEM_RETURNED, utcnow()
     item.returned_by_id, item.return_reason = user.id, reason
+    _received_if_arrived(dispatch, item.returned_at)
     _record(user, decision, dispatch, parent=parent, reason=reason)
     return DispatchChange(RESULTS[decision], _refreshed(dispatch), parent)
 
@@ -319,10 +329,7 @@ def receive_parent(user: User, raw_dispatch: object, raw_code: object, *,
             .values(site_id=dispatch.destination_site_id)
             .execution_options(synchronize_session=False, all_sites=True))
         parent.site_id = dispatch.destination_site_id
-        db.session.flush()
-        if not db.session.scalar(select(func.count()).select_from(DispatchItem).where(
-                DispatchItem.dispatch_id == dispatch.id, DispatchItem.state == ITEM_LOADED)):
-            dispatch.status, dispatch.received_at = RECEIVED, now
+        _received_if_arrived(dispatch, now)
     store.record(user, ACTIONS[decision], RESULTS[decision], parent.code, bag_id=parent.id,
                  parent_id=parent.id, parent_code=parent.code, station=station,
                  dispatch_id=dispatch.id, site_id=dispatch.destination_site_id)

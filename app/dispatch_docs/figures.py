@@ -19,7 +19,8 @@ STALE_LIMIT = 20
 def dispatch_figures(conn: Connection, day_start: datetime, day_end: datetime, now: datetime,
                      iso, here=None) -> dict:
     """`iso` writes a time as the rest of the dashboard answer does; `here(model)` limits a
-    statement to the current site (issue 21; app/dashboard/services.py)."""
+    statement to the dispatches leaving the current site (issue 21; a transfer coming in is
+    its origin's figure, app/dashboard/services.py)."""
     site = here(Dispatch) if here is not None else true()
     stale_hours = current_app.config["STALE_DISPATCH_HOURS"]
     out_today = (Dispatch.status == DISPATCHED) & (Dispatch.dispatched_at >= day_start) & (

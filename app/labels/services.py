@@ -15,6 +15,7 @@ from app.domain import DomainError, Text
 from app.extensions import db
 from app.models import Bag, LabelCode, LabelCounter, LabelSeries, User
 from app.rules import labels as rules
+from app.site_scope import ALL_SITES
 
 RESERVE = "label.reserve"
 DOWNLOAD = "label.download"
@@ -76,7 +77,9 @@ def locked_counter(prefix: str) -> LabelCounter:
 
 
 def taken_codes(codes: list[str]) -> set[str]:
-    held_by_bags = db.session.scalars(select(Bag.code).where(Bag.code.in_(codes)))
+    """The codes some bag (at any site: codes are unique across sites) or series holds."""
+    held_by_bags = db.session.scalars(select(Bag.code).where(Bag.code.in_(codes))
+                                      .execution_options(**{ALL_SITES: True}))
     held_by_series = db.session.scalars(select(LabelCode.code).where(LabelCode.code.in_(codes)))
     return set(held_by_bags) | set(held_by_series)
 

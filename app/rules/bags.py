@@ -378,11 +378,18 @@ def parent_to_correct(code: str, bag: BagState | None) -> BagState:
     return bag
 
 
-def delete(code: str, bag: BagState | None, parent: BagState | None = None) -> str:
-    """`parent`: a child's parent, or the parent itself."""
+def delete(code: str, bag: BagState | None, parent: BagState | None = None,
+           was_dispatched: str | None = None) -> str:
+    """`parent`: a child's parent, or the parent itself. `was_dispatched`: a parent's last
+    dispatch, whatever became of it (cancelled, returned, received)."""
     parent_on_dispatch(parent, Text("its bags cannot be deleted") if bag is not None
                        and bag.kind == CHILD else Text("it cannot be deleted"))
-    if _existing(code, bag).kind == PARENT and bag.count:
+    if _existing(code, bag).kind == PARENT and was_dispatched is not None:
+        raise Refusal("parent_has_dispatch_history", Text(
+            "%(code)s was on dispatch %(dispatch)s: it stays in that dispatch's record and "
+            "cannot be deleted. Move or unlink its bags instead.", code=code,
+            dispatch=was_dispatched), dispatch=was_dispatched)
+    if bag.kind == PARENT and bag.count:
         raise Refusal("has_children", Text("%(code)s still holds %(count)s bags. Move or "
                                            "unlink them first, then delete it.", code=code,
                                            count=bag.count))

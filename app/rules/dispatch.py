@@ -45,6 +45,7 @@ class DispatchState:
     transfer: bool = False
     at_origin: bool = True
     at_destination: bool = False
+    received: int = 0  # a transfer's parents already received at its destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +130,10 @@ def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
         raise Refusal("forbidden", Text("Only a supervisor can open a dispatch. Ask one."))
     code = body.get("code")
     site = body.get("destination_site")
-    if site is not None and site != "" and not isinstance(site, str):
-        raise _invalid("destination_site", "destination_site must be a site's code (text).")
-    site = site.strip().upper() if site else None
+    if site is not None and not isinstance(site, str):
+        raise _invalid("destination_site", Text("The destination site must be a site's code "
+                                                "(text), like PUNE."))
+    site = (site.strip().upper() or None) if site else None
     return NewDispatch(
         code=None if code is None or code == "" else dispatch_code(code),
         destination=_text(body, "destination", required=site is None) or site,
@@ -144,9 +146,11 @@ def new_dispatch(actor: Actor, body: dict) -> NewDispatch:
 def transfer_site(code: str, found: bool, same_site: bool) -> None:
     """A transfer's destination must be another site that exists."""
     if not found:
-        raise _invalid("destination_site", f"There is no site {code[:16]}. Check the site's code.")
+        raise _invalid("destination_site", Text("There is no site %(code)s. Check the site's "
+                                                "code.", code=code[:16]))
     if same_site:
-        raise _invalid("destination_site", "A transfer goes to another site, not this one.")
+        raise _invalid("destination_site", Text("A transfer goes to another site, not this "
+                                                "one."))
 
 
 def at_origin(dispatch: DispatchState) -> None:
@@ -163,7 +167,7 @@ def receive(actor: Actor, dispatch: DispatchState, code: str, parent: BagState |
             item_state: str | None) -> str:
     """A parent of a transfer scanned as it comes off the truck at the destination (DESIGN
     8.5, 8.7). `item_state`: its item on this dispatch (loaded, received) or None."""
-    _require_supervisor(actor, "receive")
+    _require_supervisor(actor, Text("Only a supervisor can receive a transfer. Ask one."))
     if not dispatch.transfer or not dispatch.at_destination:
         raise Refusal("not_destination", Text(
             "Dispatch %(dispatch)s is not coming to this site: it is received where it goes.",
@@ -180,6 +184,12 @@ def receive(actor: Actor, dispatch: DispatchState, code: str, parent: BagState |
             "%(code)s is not on dispatch %(dispatch)s. Put it aside and tell a supervisor.",
             code=code, dispatch=dispatch.code))
     return RECEIVE
+
+
+def arrived(dispatch: DispatchState) -> bool:
+    """A transfer is received once none of its parents is still on the way and at least one
+    came (the others taken back as returns)."""
+    return dispatch.transfer and dispatch.loaded == 0 and dispatch.received > 0
 
 
 def dispatch_exists(code: str) -> Refusal:
@@ -293,6 +303,11 @@ def reopen(actor: Actor, state: DispatchState, raw_reason: object) -> tuple[str,
             "Dispatch %(dispatch)s is %(status)s: only a dispatched one can be reopened.",
             dispatch=state.code, status=_status(state.status)),
                       dispatch_status=state.status)
+    if state.received:
+        raise Refusal("dispatch_partly_received", Text(
+            "%(count)s parents of dispatch %(dispatch)s are already received where it went: "
+            "it cannot be reopened. Take the parents that did not arrive back as returns.",
+            count=state.received, dispatch=state.code), received=state.received)
     return REOPEN, reason
 
 

@@ -168,7 +168,8 @@ def delete_bag(actor: User, raw_code: object, raw_reason: object) -> Correction:
             break
     else:
         raise _changed_meanwhile(code)
-    rules.delete(code, store.state_of(bag, parent_code), store.state_of(parent, dispatch=True))
+    rules.delete(code, store.state_of(bag, parent_code), store.state_of(parent, dispatch=True),
+                 store.last_dispatch_code(bag.id) if bag.kind == PARENT else None)
     before = snapshot(bag, parent_code)
     in_parent = parent if bag.kind == CHILD else None
     deleted = db.session.execute(

@@ -59,6 +59,15 @@ def live_dispatch_code(parent_id: int) -> str | None:
         .where(DispatchItem.parent_id == parent_id, DispatchItem.state == ITEM_LOADED))
 
 
+def last_dispatch_code(parent_id: int) -> str | None:
+    """The code of the last dispatch a parent was put on, whatever became of it."""
+    return db.session.scalar(
+        select(Dispatch.code).join(DispatchItem, DispatchItem.dispatch_id == Dispatch.id)
+        .where(DispatchItem.parent_id == parent_id)
+        .order_by(DispatchItem.id.desc()).limit(1)
+        .execution_options(**{ALL_SITES: True}))
+
+
 def sql():
     """The session's connection: Core statements on it stay in the session's transaction."""
     return db.session.connection()

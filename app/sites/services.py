@@ -230,9 +230,14 @@ def enter_site(site: Site) -> None:
     set_current_site(site.id, site.timezone)
 
 
-def switch_site(user: User, raw_code: object) -> Site:
+def switch_site(user: User, raw_code: object, token=None) -> Site:
     """Work in another of the user's sites from now on. A site the user does not belong to
-    answers as one that does not exist."""
+    answers as one that does not exist. A bearer request (`token`) has no session to switch:
+    it is judged by the token alone, the site checked as its X-Site header would be, and
+    nothing written (never the session of a cookie sent along, which may be another user's)."""
+    if token is not None:
+        return token_site(token, user, raw_code if isinstance(raw_code, str) and raw_code
+                          else "?")
     site = find_site(raw_code)
     if site is None or not belongs(user, site):
         raise site_not_found(raw_code)

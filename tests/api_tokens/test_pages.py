@@ -59,6 +59,8 @@ def test_a_token_is_made_shown_once_and_works(client, stella):
     ({"expires_in_days": "366"}, "1 to 365 days"),
     ({"expires_in_days": "0"}, "1 to 365 days"),
     ({"expires_in_days": "ninety"}, ""),
+    ({"name": "ERP\x00sync"}, "Give the token a name"),  # was stored (a 400 on PostgreSQL)
+    ({"name": "ERP\nsync"}, "Give the token a name"),
 ])
 def test_a_refused_form_makes_nothing(client, stella, fields, field_message):
     before = snapshot()

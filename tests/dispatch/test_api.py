@@ -537,3 +537,24 @@ def test_the_database_refuses_a_reopen_of_a_parent_on_a_dispatch_whoever_writes(
             " SELECT d.id, b.id, 'loaded', d.created_at FROM dispatches d, bags b"
             " WHERE b.code = 'SB00001'"))
     db.session.rollback()
+
+
+def test_a_parent_once_on_a_dispatch_is_not_deleted_and_says_why(parents, boss_client):
+    """Before: the database's foreign key refused it and the answer was 409 `conflict`,
+    "collided with another change ... retry", which no retry ever cures."""
+    new_dispatch(parents, "D000001", expected=1)
+    load(parents, "D000001", "SB00001")
+    assert boss_client.post("/api/v1/dispatches/D000001/cancel",
+                            json={"reason": "no truck came"}).status_code == 200
+    for child in ("00001000", "00001001", "00001002"):
+        assert boss_client.post(f"/api/v1/bags/{child}/unlink",
+                                json={"reason": "label torn"}).status_code == 200
+    before = snapshot()
+
+    refused = boss_client.delete("/api/v1/bags/SB00001", json={"reason": "made by mistake"})
+
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "parent_has_dispatch_history"
+    assert refused.get_json()["error"]["dispatch"] == "D000001"
+    assert "D000001" in refused.get_json()["error"]["message"]
+    assert_unchanged(before, snapshot())

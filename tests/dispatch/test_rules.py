@@ -79,6 +79,9 @@ def test_dispatch(dispatch, reason, answer):
     (lambda: rules.reopen(BOSS, state("cancelled"), "wrong truck"), "dispatch_not_dispatched"),
     (lambda: rules.reopen(BOSS, state("dispatched"), None), "reason_required"),
     (lambda: rules.reopen(STAFF, state("dispatched"), "wrong truck"), "forbidden"),
+    (lambda: rules.reopen(BOSS, rules.DispatchState("T000001", "dispatched", 3, 2,
+                                                    transfer=True, received=1), "wrong truck"),
+     "dispatch_partly_received"),
     (lambda: rules.cancel(BOSS, state(), "no truck"), rules.CANCEL),
     (lambda: rules.cancel(BOSS, state("dispatched"), "no truck"), "dispatch_not_loading"),
     (lambda: rules.cancel(BOSS, state(), ""), "reason_required"),
@@ -137,3 +140,34 @@ def test_a_parent_on_a_dispatch_refuses_naming_it():
         parent_on_dispatch(on, "it cannot be reopened")
     assert refused.value.code == "parent_on_dispatch"
     assert refused.value.details["dispatch"] == "D000007"
+
+
+@pytest.mark.parametrize(("transfer", "loaded", "received", "arrived"), [
+    (True, 0, 2, True), (True, 1, 2, False), (True, 0, 0, False), (False, 0, 0, False)])
+def test_a_transfer_arrives_when_none_is_on_the_way_and_one_came(transfer, loaded, received,
+                                                                 arrived):
+    dispatch = rules.DispatchState("T000001", "dispatched", 3, loaded, transfer=transfer,
+                                   received=received)
+    assert rules.arrived(dispatch) is arrived
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_destination_site_is_no_transfer(blank):
+    """"   " was a transfer to the site "" ("There is no site . Check the site's code.")."""
+    fields = rules.new_dispatch(BOSS, {"destination": "Nagpur depot", "expected_parents": 2,
+                                       "vehicle_number": "MH12AB1234",
+                                       "destination_site": blank})
+    assert fields.destination_site is None and fields.destination == "Nagpur depot"
+
+
+def test_refusals_about_the_destination_site_and_receiving_are_translatable():
+    with pytest.raises(Refusal) as refused:
+        rules.new_dispatch(BOSS, {"destination_site": 5})
+    with pytest.raises(Refusal) as nowhere:
+        rules.transfer_site("MOON", found=False, same_site=False)
+    with pytest.raises(Refusal) as forbidden:
+        rules.receive(STAFF, rules.DispatchState("T000001", "dispatched", 1, 1, transfer=True,
+                                                 at_destination=True), "SB00001", None, None)
+    for error in (refused, nowhere, forbidden):
+        assert hasattr(error.value.message, "template"), error.value.message
+    assert "receive" in forbidden.value.message and "supervisor" in forbidden.value.message

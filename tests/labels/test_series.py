@@ -147,3 +147,16 @@ def test_the_audit_log_shows_label_work_in_words(client, login_as, admin):
 
     assert "Parent codes reserved for labels" in html and "Labels downloaded" in html
     assert "SB00001" in html
+
+
+def test_codes_that_bags_of_another_site_hold_are_skipped(client, boss):
+    """Codes are unique across all sites (DESIGN 8.5): the series skipped only the current
+    site's bags, and handed out SB00001 while FAR's parent had it."""
+    from app.site_scope import using_site
+    from tests.sites.support import make_site
+
+    far = make_site()
+    with using_site(far.id):
+        fill_parent(boss, "SB00001")
+
+    assert create_series(client, "SB", 2)["codes"] == ["SB00002", "SB00003"]

@@ -89,3 +89,37 @@ def test_a_token_cannot_be_limited_to_a_site_its_user_does_not_work_in(app, make
     else:
         raise AssertionError("a token was limited to a site its user does not work in")
     db.session.rollback()
+
+
+def test_a_token_never_switches_the_site_of_a_cookie_sent_along(app, make_user):
+    """POST /api/v1/session/site with a token is judged by the token alone: it names a site
+    the token may work in (as X-Site does) and writes no session. Before, it switched the
+    cookie's session to any site of the token's user: a supervisor of MAIN only, holding a
+    colleague's scan-only token, worked in FAR with all of a supervisor's rights."""
+    _sites, roamer = both_sites(make_user, app)
+    make_user("homebody", "supervisor")  # works in MAIN only
+    scan_only = token_of(roamer)
+    client = app.test_client()
+    assert log_in(client, "homebody").status_code == 302
+
+    switched = client.post("/api/v1/session/site", json={"site": "FAR"}, headers=scan_only)
+
+    assert switched.status_code == 200, switched.get_json()
+    assert codes(client, {}) == {"SB09001"}  # the cookie's session still works in MAIN
+    assert client.get("/api/v1/bags/SB00002").status_code == 404
+
+
+def test_a_token_limited_to_one_site_cannot_switch_to_another(app, make_user):
+    _sites, user = both_sites(make_user, app)
+    client = app.test_client(use_cookies=False)
+
+    refused = client.post("/api/v1/session/site", json={"site": "FAR"},
+                          headers=token_of(user, ["MAIN"]))
+
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "site_not_allowed"
+    assert "Set-Cookie" not in refused.headers
+    allowed = client.post("/api/v1/session/site", json={"site": "MAIN"},
+                          headers=token_of(user, ["MAIN"]))
+    assert allowed.status_code == 200
+    assert "Set-Cookie" not in allowed.headers

@@ -148,3 +148,59 @@ def test_the_receiving_page_scans_and_lists_the_missing(transfer):
     missing = page[page.index('id="missing"'):page.index('id="received"')]
     assert PARENTS[3] not in missing and PARENTS[4] in missing
     assert "received from T000001" in page
+
+
+def test_a_transfer_partly_received_cannot_be_reopened(transfer):
+    """Reopened, it went back to loading with a parent already at FAR: the origin could then
+    cancel it (a cancelled dispatch with a received parent) or load more than it expects."""
+    main, far_client, _far = transfer
+    assert main.post("/api/v1/dispatches/T000001/dispatch", json={}).status_code == 200
+    assert far_client.post("/api/v1/dispatches/T000001/receive",
+                           json={"code": PARENTS[0]}).status_code == 200
+
+    refused = main.post("/api/v1/dispatches/T000001/reopen", json={"reason": "wrong truck"})
+
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "dispatch_partly_received"
+    assert refused.get_json()["error"]["received"] == 1
+    assert main.get("/api/v1/dispatches/T000001").get_json()["status"] == "dispatched"
+
+
+def test_a_transfer_whose_last_parent_in_transit_is_returned_is_received(transfer):
+    """Nine received, the tenth taken back at the origin as a return: nothing is missing, so
+    the transfer is received (before, it stayed dispatched with nothing missing, for ever)."""
+    main, far_client, _far = transfer
+    assert main.post("/api/v1/dispatches/T000001/dispatch", json={}).status_code == 200
+    for parent in PARENTS[:-1]:
+        assert far_client.post("/api/v1/dispatches/T000001/receive",
+                               json={"code": parent}).status_code == 200
+
+    returned = main.post("/api/v1/dispatches/T000001/returns",
+                         json={"parent": PARENTS[-1], "reason": "fell off the truck"})
+
+    assert returned.status_code == 200, returned.get_json()
+    assert returned.get_json()["dispatch"]["status"] == "received"
+    assert returned.get_json()["dispatch"]["received_at"] is not None
+    detail = far_client.get("/api/v1/dispatches/T000001").get_json()
+    assert detail["status"] == "received" and detail["missing"] == []
+    assert detail["returned"] == [PARENTS[-1]]
+    assert site_of(PARENTS[-1]) == "MAIN"
+
+
+def test_a_transfer_coming_in_is_not_the_destinations_dispatch_out(transfer):
+    """The dashboard's dispatch card counts what leaves the site: a transfer on its way in
+    is not FAR's loading, dispatched or parents out (before, FAR counted MAIN's truck)."""
+    main, far_client, _far = transfer
+    card = lambda client: client.get("/api/v1/dashboard/stats").get_json()["dispatches"]  # noqa: E731
+    assert card(main)["loading"] == 1
+    assert card(far_client)["loading"] == 0
+
+    assert main.post("/api/v1/dispatches/T000001/dispatch", json={}).status_code == 200
+
+    out = {key: card(main)[key] for key in ("dispatched_today", "parents_out_today",
+                                            "bags_out_today")}
+    assert out == {"dispatched_today": 1, "parents_out_today": 10, "bags_out_today": 20}
+    far = {key: card(far_client)[key] for key in ("loading", "dispatched_today",
+                                                  "parents_out_today", "bags_out_today")}
+    assert far == {"loading": 0, "dispatched_today": 0, "parents_out_today": 0,
+                   "bags_out_today": 0}
