@@ -114,3 +114,24 @@ def test_every_page_fits_a_phone_and_shows_times_and_refusals_in_words(
             assert box["x"] >= 0 and box["x"] + box["width"] <= width
         assert page.problems == [], page.problems
     assert problems == []
+
+
+def test_every_page_in_hindi_fits_a_phone(live_server, page_for, every_page, admin):
+    """Hindi words run longer than English ones: the same pages for an admin who reads Hindi
+    (issue 23), at phone widths, with the same checks; screenshots pages-hi-*-390.png."""
+    admin.language = "hi"
+    db.session.commit()
+    problems = []
+    for width, height in ((360, 740), (390, 844)):
+        page = page_for(width, height)
+        log_in_page(page, live_server, admin.username, PASSWORD)
+        for name, path in every_page:
+            page.goto(live_server + path)
+            if name in ("bag-not-found", "error"):
+                page.problems[:] = [p for p in page.problems if "status of 404" not in p]
+            assert page.locator("html").get_attribute("lang") == "hi", f"{name} is not in Hindi"
+            problems += check_page(page, name, width)
+            if width == 390:
+                screenshot(page, f"pages-hi-{name}-{width}")
+        assert page.problems == [], page.problems
+    assert problems == []
