@@ -67,4 +67,6 @@ profile = cProfile.Profile(time.process_time)
 profile.enable()
 scans(300)
 profile.disable()
+if os.environ.get("PROFILE_DUMP"):
+    profile.dump_stats(os.environ["PROFILE_DUMP"])
 pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(os.environ.get("PROFILE_FILTER", r"app/|flask_limiter/_limits|flask_login/utils|session.py:(2141|2283)"), int(os.environ.get("PROFILE_LINES", "40")))

@@ -16,16 +16,17 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from app.extensions import db, login_manager
+from app.hot_sql import HotStatement
 from app.models import User
 from app.models.user import ROLE_RANK
 
 # Built once: every request runs one, and a statement object that is reused keeps its cache
 # key, where Session.get() builds and keys a new one each time (docs/PERFORMANCE.md).
 _USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
-_USER_ROW_BY_ID = select(
+_USER_ROW_BY_ID = HotStatement(select(
     User.id, User.username, User.role, User.is_active, User.session_version,
     User.totp_secret.is_not(None), User.language, User.timezone,
-).where(User.id == bindparam("user_id"))
+).where(User.id == bindparam("user_id")))
 
 
 class SessionUser:
@@ -79,8 +80,7 @@ def load_user(session_id: str):
     view = (current_app.view_functions.get(request.endpoint or "")
             if has_request_context() else None)
     if getattr(view, "plain_user", False):
-        row = db.session.connection().execute(_USER_ROW_BY_ID,
-                                              {"user_id": int(user_id)}).first()
+        row = _USER_ROW_BY_ID.first({"user_id": int(user_id)})
         user = SessionUser(*row) if row is not None else None
     else:
         user = db.session.execute(_USER_BY_ID, {"user_id": int(user_id)}).scalar_one_or_none()

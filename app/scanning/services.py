@@ -23,6 +23,7 @@ from sqlalchemy import select, text, update
 
 from app.domain import DomainError, Text
 from app.extensions import db
+from app.hot_sql import HotStatement
 from app.models import (CHILD, COMPLETE, LINKED, OPEN, PARENT, REJECTED, UNLINKED, Bag,
                         ScanEvent, User)
 from app.models.types import utcnow
@@ -264,7 +265,7 @@ def _link_loose_child(parent: store.ParentRow, child: store.ChildRow,
 # (NOT EXISTS; the replay check then tells a resend from a reused id). Written out because it
 # runs for nearly every scan: building it with Core on each call cost more CPU than executing
 # it. Columns as in app/models/bag.py and events.py.
-_NEW_CHILD_WITH_EVENT = text("""
+_NEW_CHILD_WITH_EVENT = HotStatement(text("""
 WITH new_bag AS (
     INSERT INTO bags (code, kind, status, parent_id, linked_at, created_at, created_by_id,
                       site_id)
@@ -285,7 +286,7 @@ SELECT CAST(:now AS TIMESTAMPTZ), CAST(:made AS TIMESTAMPTZ), CAST(:user_id AS B
        CAST(:scanned_at AS TIMESTAMPTZ), CAST(:site_id AS BIGINT)
 FROM new_bag
 RETURNING bag_id
-""")
+"""))
 
 
 def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
@@ -297,7 +298,7 @@ def _insert_new_child_with_event(user: User, parent: store.ParentRow, code: str,
     is written and None sends the scan down the full path (replay, existing child, race)."""
     now = utcnow()
     if db.session.get_bind().dialect.name == "postgresql":
-        new_id = store.sql().scalar(_NEW_CHILD_WITH_EVENT, {
+        new_id = _NEW_CHILD_WITH_EVENT.scalar({
             "code": code, "parent_id": parent.id, "parent_code": parent.code, "now": now,
             "made": made,
             "user_id": user.id, "scan_id": scan_id, "station": station,

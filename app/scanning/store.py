@@ -3,7 +3,8 @@ scan events. Shared by the scans (services.py) and the supervisor corrections
 (corrections.py); nothing here decides anything (app/rules/bags.py does).
 
 Statements that run on every child scan are built once, at import, and executed on the
-session's connection (Core): the ORM's execution layers cost about a third of a scan's CPU."""
+session's connection without the ORM (the ORM's execution layers cost about a third of a
+scan's CPU); the parent's lock through the driver's cursor (app/hot_sql.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
+from app.hot_sql import HotStatement
 from app.models import ACCEPTED, PARENT, Bag, Dispatch, DispatchItem, ScanEvent, User
 from app.models.dispatch import ITEM_LOADED
 from app.models.types import utcnow
@@ -115,10 +117,10 @@ def site_param() -> dict:
     return {"site_id": current_site_id()}
 
 
-_LOCK_PARENT_ROW = (select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count,
-                           Bag.site_id)
-                    .where(Bag.code == bindparam("code"), Bag.kind == PARENT,
-                           at_current_site(Bag.site_id)).with_for_update())
+_LOCK_PARENT_ROW = HotStatement(
+    select(Bag.id, Bag.code, Bag.status, Bag.capacity, Bag.child_count, Bag.site_id)
+    .where(Bag.code == bindparam("code"), Bag.kind == PARENT, at_current_site(Bag.site_id))
+    .with_for_update())
 
 
 class ParentRow(rules.BagState):
@@ -144,7 +146,7 @@ class ParentRow(rules.BagState):
 def lock_parent_row(code: str) -> ParentRow | None:
     """The parent, locked, when it is at the current site (None otherwise: the caller reads
     it again to say why, bag_at_other_site among the reasons)."""
-    row = sql().execute(_LOCK_PARENT_ROW, {"code": code, **site_param()}).first()
+    row = _LOCK_PARENT_ROW.first({"code": code, **site_param()})
     return ParentRow(*row) if row else None
 
 
