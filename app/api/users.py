@@ -41,8 +41,9 @@ def list_users():
     """Each user with their live API tokens (issue 19): names, scopes, dates; no secret."""
     users = services.list_users()
     live = tokens.live_tokens_by_user([user.id for user in users])
+    sites = services.site_codes_by_user(users)
     return json_response({"items": [
-        {**user.to_dict(), "tokens": [token.to_dict() for token in live.get(user.id, [])]}
+        {**user.to_dict(sites[user.id]), "tokens": [token.to_dict() for token in live.get(user.id, [])]}
         for user in users]})
 
 

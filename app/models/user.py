@@ -73,7 +73,8 @@ class User(UserMixin, db.Model):
                 UserSite.user_id == self.id)
         return list(db.session.scalars(stmt))
 
-    def to_dict(self) -> dict:
+    def to_dict(self, sites: list[str] | None = None) -> dict:
+        """The user as the API shows it; `sites` when the caller read them for many users."""
         return {
             "username": self.username,
             "display_name": self.display_name,
@@ -82,7 +83,7 @@ class User(UserMixin, db.Model):
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
             "language": self.language,
             "timezone": self.timezone,
-            "sites": self.site_codes(),
+            "sites": self.site_codes() if sites is None else sites,
         }
 
     def __repr__(self) -> str:
