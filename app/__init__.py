@@ -50,14 +50,18 @@ def register_extensions(app: Flask) -> None:
     from app.i18n import init_i18n
     from app.models.scoping import init_scoping
     from app.models.sqlite import configure_sqlite
+    from app.ratelimits import skip_limiter_check_on_scans
     from app.security import init_csrf
+    from app.signed import RememberingSessionInterface
 
+    app.session_interface = RememberingSessionInterface()  # each cookie verified once
     db.init_app(app)
     # Batch mode lets the same revisions alter tables on SQLite (which cannot ALTER much).
     migrate.init_app(app, db, directory=str(Path(PROJECT_ROOT / "migrations")),
                      render_as_batch=True, compare_type=True)
     init_csrf(app)  # CSRFProtect; a bearer token on /api/v1 needs none
     limiter.init_app(app)
+    skip_limiter_check_on_scans(app)  # the scan endpoints have their own bucket
     init_login_manager(app)
     configure_sqlite(app)
     init_scoping()  # every read limited to the current site (issue 21)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import lru_cache, partial, wraps
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 from flask_login import current_user
 from limits import RateLimitItem, parse_many
 
@@ -130,6 +130,47 @@ def limiter_exempt() -> bool:
     or application limits are configured), charged by its own decorator."""
     view = current_app.view_functions.get(request.endpoint or "")
     return getattr(view, "scan_limited", False)
+
+
+def skip_limiter_check_on_scans(app: Flask) -> None:
+    """Flask-Limiter's hooks work out each request's limits before the request filter says a
+    scan endpoint has none (limiter_exempt), then inject headers and reset a context that the
+    scan bucket never uses: the scan endpoints skip all three (issue 25: 7 % of a scan's Python
+    instructions). Call after limiter.init_app(app); fails at start, not silently, if
+    Flask-Limiter registers its hooks differently."""
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return  # Flask-Limiter registers no hooks at all
+    found = 0
+    for hooks in (app.before_request_funcs, app.after_request_funcs,
+                  app.teardown_request_funcs):
+        app_hooks = hooks.get(None, [])
+        for index, hook in enumerate(app_hooks):
+            if _is_limiter_hook(hook):
+                app_hooks[index] = _unless_scan_endpoint(
+                    hook, passes_response=hooks is app.after_request_funcs)
+                found += 1
+    if found != 3:
+        raise RuntimeError("Flask-Limiter's three request hooks were not found (found "
+                           f"{found}): check skip_limiter_check_on_scans against its version")
+
+
+_LIMITER_HOOKS = ("_check_request_limit", "__inject_headers", "__release_context")
+
+
+def _is_limiter_hook(hook: Callable) -> bool:
+    if isinstance(hook, partial):  # after_request: partial(Limiter.__inject_headers, limiter)
+        return hook.args[:1] == (limiter,) and hook.func.__name__ in _LIMITER_HOOKS
+    return getattr(hook, "__self__", None) is limiter and hook.__name__ in _LIMITER_HOOKS
+
+
+def _unless_scan_endpoint(hook: Callable, passes_response: bool) -> Callable:
+    def hook_unless_scan_endpoint(*args):
+        if limiter_exempt():  # an after_request hook hands the response on
+            return args[0] if passes_response else None
+        return hook(*args)
+
+    hook_unless_scan_endpoint.__name__ = f"{getattr(hook, '__name__', 'hook')}_unless_scan"
+    return hook_unless_scan_endpoint
 
 
 def token_request_wait(token_id: int) -> int:

@@ -56,6 +56,16 @@ def scans(count: int) -> None:
 
 
 scans(50)
+callgrind = os.environ.get("CALLGRIND_SCANS")  # run under valgrind: instructions, not seconds
+if callgrind:
+    import subprocess
+
+    subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True,
+                   capture_output=True)
+    scans(int(callgrind))
+    subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True,
+                   capture_output=True)
+    sys.exit(0)
 started, cpu = time.perf_counter(), time.process_time()
 scans(400)
 wall, cpu = time.perf_counter() - started, time.process_time() - cpu
