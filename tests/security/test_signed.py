@@ -136,19 +136,3 @@ def test_a_remembered_cookie_of_a_logged_out_session_stays_logged_out(make_app, 
     response = client.get("/api/v1/bags?kind=parent")
 
     assert_json_error(response, 401, "unauthorized")
-
-
-# --- Flask-Limiter's check, skipped on the scan endpoints only ------------------------------
-
-def test_default_limit_applies_to_pages_but_not_to_scans(make_app, supervisor):
-    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="3 per minute",
-                   SCAN_RATE_LIMIT="100 per minute")
-    client = app.test_client()
-    log_in(client, "sam")
-
-    pages = [client.get("/api/v1/bags?kind=parent").status_code for _ in range(4)]
-    scans = [client.post("/api/v1/scans/parent", json={"code": f"SB0000{n}"}).status_code
-             for n in range(1, 6)]
-
-    assert pages == [200, 200, 200, 429]
-    assert scans == [201] * 5
